@@ -1,0 +1,40 @@
+"""OASIS Studio's inference engine: OASIS networks, 3D-noise control, model files and a fast synthesizer.
+
+No Qt and no training code here; the app, the CLIs and training all build on this package's API.
+"""
+
+from . import noise
+from .config import ConfigError, ModelConfig
+from .discriminator import Discriminator
+from .fast import FastGenerator
+from .generator import Generator
+from .labels import LabelError, colorize, colors_to_labels, read_label_png, save_label_png, validate_labels
+from .model import ModelFileError, OasisModel, bundled_models, default_model, load_model, models_dir
+from .official import import_official
+from .synthesizer import Synthesizer, select_device
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "Discriminator",
+    "FastGenerator",
+    "Generator",
+    "LabelError",
+    "ModelConfig",
+    "ModelFileError",
+    "OasisModel",
+    "Synthesizer",
+    "bundled_models",
+    "colorize",
+    "colors_to_labels",
+    "default_model",
+    "import_official",
+    "load_model",
+    "models_dir",
+    "noise",
+    "read_label_png",
+    "save_label_png",
+    "select_device",
+    "validate_labels",
+]

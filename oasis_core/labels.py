@@ -1,0 +1,139 @@
+"""Label maps and images in and out: validation, palette mapping and PNG files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .config import ModelConfig
+
+# Photo modes that convert to RGB without guessing.
+_PHOTO_MODES = {"RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "YCbCr"}
+
+
+class LabelError(ValueError):
+    """A label map that cannot be used with this model."""
+
+
+def validate_labels(labels: np.ndarray, label_nc: int) -> np.ndarray:
+    """Check an (H, W) integer label map and return it as int64; name any ids out of 0..label_nc-1."""
+    arr = np.asarray(labels)
+    if arr.ndim != 2:
+        raise LabelError(f"a label map must be 2-D (H, W), got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise LabelError(f"a label map must hold integer class ids, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise LabelError("the label map is empty")
+    bad = np.unique(arr[(arr < 0) | (arr >= label_nc)])
+    if bad.size:
+        shown = ", ".join(str(v) for v in bad[:10]) + (" ..." if bad.size > 10 else "")
+        raise LabelError(f"label ids {shown} are outside this model's classes 0..{label_nc - 1}")
+    return arr.astype(np.int64, copy=False)
+
+
+def image_to_rgb(image: np.ndarray | Image.Image) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB array from a PIL image or an RGB(A)/grey uint8 array."""
+    if isinstance(image, Image.Image):
+        if image.mode not in _PHOTO_MODES:
+            raise ValueError(
+                f"cannot use an image of mode {image.mode!r} as a photo; save it as 8-bit RGB (PNG or JPEG)"
+            )
+        return np.asarray(image.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"a photo array must be uint8, got {arr.dtype}")
+    if arr.ndim == 2:
+        return np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ValueError(f"a photo array must be (H, W, 3) or (H, W, 4), got {arr.shape}")
+    return np.ascontiguousarray(arr[..., :3])
+
+
+@dataclass
+class LoadedLabels:
+    labels: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+
+def colors_to_labels(rgb: np.ndarray, config: ModelConfig) -> LoadedLabels:
+    """Map a colour label image to class ids by exact palette match; unmapped colours become a warning."""
+    rgb = image_to_rgb(rgb)
+    key = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    lut = {(r << 16) | (g << 8) | b: i for i, (r, g, b) in reversed(list(enumerate(config.class_colors)))}
+    uniq, inverse = np.unique(key, return_inverse=True)
+    fallback = config.dont_care_id if config.dont_care_id is not None else 0
+    ids = np.array([lut.get(int(k), -1) for k in uniq], dtype=np.int64)
+    unmapped = uniq[ids < 0]
+    labels = np.where(ids < 0, fallback, ids)[inverse.reshape(key.shape)]
+    warnings = []
+    if unmapped.size:
+        counts = np.bincount(inverse.ravel(), minlength=uniq.size)[ids < 0]
+        shown = ", ".join(
+            f"#{int(k):06x} ({int(c)} px)" for k, c in sorted(zip(unmapped, counts), key=lambda kc: -kc[1])[:8]
+        )
+        more = f" and {unmapped.size - 8} more" if unmapped.size > 8 else ""
+        warnings.append(
+            f"{unmapped.size} colours are not in the palette and became "
+            f"'{config.class_names[fallback]}': {shown}{more}"
+        )
+    return LoadedLabels(labels, warnings)
+
+
+def read_label_png(path: str | os.PathLike[str], config: ModelConfig) -> LoadedLabels:
+    """Read an index PNG (mode P/L/I;16: values are ids) or a colour PNG (mapped through the palette)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except (OSError, SyntaxError) as e:
+        raise LabelError(f"{path}: not a readable image ({e})") from e
+    if im.mode in ("P", "L", "I;16", "I"):
+        arr = np.asarray(im).astype(np.int64)
+        try:
+            return LoadedLabels(validate_labels(arr, config.label_nc))
+        except LabelError as e:
+            raise LabelError(f"{path}: {e}") from e
+    if im.mode in ("RGB", "RGBA"):
+        return colors_to_labels(np.asarray(im.convert("RGB")), config)
+    raise LabelError(f"{path}: image mode {im.mode!r} is neither an index PNG nor an RGB colour PNG")
+
+
+def palette_image(labels: np.ndarray, config: ModelConfig) -> Image.Image:
+    """An index ('P') image of the labels carrying the model's palette (ids stay the pixel values)."""
+    labels = validate_labels(labels, config.label_nc)
+    if config.label_nc > 256:
+        raise LabelError("index PNGs hold at most 256 classes")
+    h, w = labels.shape
+    im = Image.frombytes("P", (w, h), np.ascontiguousarray(labels, dtype=np.uint8).tobytes())
+    flat = [v for c in config.class_colors for v in c]
+    im.putpalette(flat + [0] * (768 - len(flat)))
+    return im
+
+
+def save_label_png(path: str | os.PathLike[str], labels: np.ndarray, config: ModelConfig) -> None:
+    palette_image(labels, config).save(path, format="PNG")
+
+
+def colorize(labels: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """(H, W) ids -> (H, W, 3) uint8 display colours."""
+    lut = np.asarray(config.class_colors, dtype=np.uint8)
+    return lut[validate_labels(labels, config.label_nc)]
+
+
+def random_layout(
+    height: int, width: int, class_ids: list[int] | tuple[int, ...], regions: int = 8, seed: int = 0
+) -> np.ndarray:
+    """A painted-looking layout: `regions` Voronoi cells with wavy borders, each one of `class_ids`.
+
+    For tests, benchmarks and demos (real layouts are piecewise constant, unlike per-pixel noise).
+    """
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    ys += 0.04 * height * np.sin(xs / max(width, 1) * 2 * np.pi * rng.uniform(1, 3) + rng.uniform(0, 6))
+    xs += 0.04 * width * np.sin(ys / max(height, 1) * 2 * np.pi * rng.uniform(1, 3) + rng.uniform(0, 6))
+    cy, cx = rng.uniform(0, height, regions), rng.uniform(0, width, regions)
+    d = (ys[..., None] - cy) ** 2 + (xs[..., None] - cx) ** 2
+    cell_class = rng.choice(np.asarray(class_ids), size=regions)
+    return cell_class[d.argmin(-1)].astype(np.int64)

@@ -1,0 +1,111 @@
+"""Building blocks shared by the generator and the discriminator."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrizations, parametrize
+
+from .config import Norm
+
+
+def init_weights(module: nn.Module) -> None:
+    """The paper's init: xavier-normal with gain 0.02 on conv/linear weights, zero biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_normal_(m.weight, gain=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def conv(cin: int, cout: int, k: int = 3, *, sn: bool = False, bias: bool = True) -> nn.Conv2d:
+    """A 'same' convolution, optionally spectral-normalised (init happens before the parametrisation)."""
+    layer = nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias)
+    init_weights(layer)
+    return parametrizations.spectral_norm(layer) if sn else layer
+
+
+def fold_spectral_norm(module: nn.Module) -> None:
+    """Replace every spectral-norm parametrisation by its current (eval-mode) weight, in place.
+
+    In eval mode the parametrisation divides by u·(W v) with the stored u, v; baking that in removes the
+    per-call power-iteration bookkeeping from inference.
+    """
+    for m in list(module.modules()):
+        if parametrize.is_parametrized(m, "weight"):
+            parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+
+
+def param_free_norm(kind: Norm, channels: int) -> nn.Module:
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False)
+    if kind == "sync-batch":
+        # Behaves as BatchNorm2d outside a distributed run.
+        return nn.SyncBatchNorm(channels, affine=False)
+    return nn.BatchNorm2d(channels, affine=False)
+
+
+class SPADE(nn.Module):
+    """Spatially-adaptive normalisation: norm(x) * (1 + gamma(cond)) + beta(cond).
+
+    `cond` is cat(z, onehot) already resized to x's resolution (the generator does that once per stage).
+    """
+
+    def __init__(self, channels: int, cond_channels: int, hidden: int, norm: Norm) -> None:
+        super().__init__()
+        self.norm = param_free_norm(norm, channels)
+        self.shared = conv(cond_channels, hidden)
+        self.gamma = conv(hidden, channels)
+        self.beta = conv(hidden, channels)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        actv = F.relu(self.shared(cond))
+        return self.norm(x) * (1 + self.gamma(actv)) + self.beta(actv)
+
+
+class SPADEResBlock(nn.Module):
+    """Generator residual block: two SPADE -> LeakyReLU -> conv stages and a learned shortcut if fin != fout."""
+
+    def __init__(self, fin: int, fout: int, cond_channels: int, hidden: int, norm: Norm, sn: bool) -> None:
+        super().__init__()
+        fmid = min(fin, fout)
+        self.learned_shortcut = fin != fout
+        self.norm_0 = SPADE(fin, cond_channels, hidden, norm)
+        self.conv_0 = conv(fin, fmid, sn=sn)
+        self.norm_1 = SPADE(fmid, cond_channels, hidden, norm)
+        self.conv_1 = conv(fmid, fout, sn=sn)
+        if self.learned_shortcut:
+            self.norm_s = SPADE(fin, cond_channels, hidden, norm)
+            self.conv_s = conv(fin, fout, 1, sn=sn, bias=False)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x_s = self.conv_s(self.norm_s(x, cond)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, cond), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, cond), 0.2))
+        return x_s + dx
+
+
+class DBlock(nn.Module):
+    """Discriminator residual block (BigGAN style, no normalisation): down (avg-pool) or up (nearest x2).
+
+    The first encoder block skips the leading activation so the raw image reaches the first conv.
+    """
+
+    def __init__(self, fin: int, fout: int, up: bool, first: bool, sn: bool) -> None:
+        super().__init__()
+        self.up, self.first = up, first
+        self.conv1 = conv(fin, fout, sn=sn)
+        self.conv2 = conv(fout, fout, sn=sn)
+        self.conv_s = conv(fin, fout, 1, sn=sn) if fin != fout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.up:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x_s = x if self.conv_s is None else self.conv_s(x)
+        dx = self.conv1(x if self.first else F.leaky_relu(x, 0.2))
+        dx = self.conv2(F.leaky_relu(dx, 0.2))
+        if not self.up:
+            # Average pooling commutes with the 1x1 shortcut, so one pool after the sum serves both paths.
+            return F.avg_pool2d(x_s + dx, 2)
+        return x_s + dx

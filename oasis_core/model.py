@@ -1,0 +1,240 @@
+"""Model files: a folder (or Hugging Face Hub repo) with `config.json` + `model.safetensors`.
+
+`model.safetensors` holds the generator (`generator.*`, the EMA weights for inference) and, optionally,
+the discriminator (`discriminator.*`, used as a segmenter). Tensors are the modules' own state dicts
+(spectral-norm parametrisations and batch-norm statistics included), so a saved model reloads exactly and
+can warm-start training. Only safetensors are ever read: no pickle from a model file is executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import ModelHubMixin, constants, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import FORMAT_VERSION, ConfigError, ModelConfig
+from .discriminator import Discriminator
+from .generator import Generator
+
+WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
+CONFIG_NAME = constants.CONFIG_NAME  # "config.json"
+DEFAULT_MODEL_NAME = "landscapes"
+
+
+class ModelFileError(RuntimeError):
+    """A model folder or file that cannot be used, with the reason and what to do about it."""
+
+
+class OasisModel(
+    nn.Module,
+    ModelHubMixin,
+    library_name="oasis-studio",
+    tags=["oasis", "semantic-image-synthesis", "gan"],
+    paper_url="https://arxiv.org/abs/2012.04781",
+    pipeline_tag="image-to-image",
+):
+    """A generator (EMA weights) and an optional discriminator sharing one `ModelConfig`."""
+
+    def __init__(self, config: ModelConfig, with_discriminator: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config) if with_discriminator else None
+
+    @property
+    def has_discriminator(self) -> bool:
+        return self.discriminator is not None
+
+    # ---- ModelHubMixin hooks ---------------------------------------------------------------------
+    def _save_pretrained(self, save_directory: Path) -> None:
+        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        meta = {"format": "oasis-studio", "format_version": str(FORMAT_VERSION)}
+        _atomic_write(save_directory / WEIGHTS_NAME, lambda p: save_file(tensors, str(p), metadata=meta))
+        _atomic_write(save_directory / CONFIG_NAME, lambda p: p.write_text(self.config.to_json()))
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        config: ModelConfig | dict[str, Any] | None = None,
+        with_discriminator: bool = True,
+        **_: Any,
+    ) -> OasisModel:
+        if isinstance(config, dict):  # huggingface_hub hands over the raw JSON when it cannot decode it itself
+            config = ModelConfig.from_dict(config)
+        if not isinstance(config, ModelConfig):
+            raise ModelFileError(f"{model_id}: no {CONFIG_NAME} found; is this an OASIS Studio model folder?")
+        if os.path.isdir(model_id):
+            weights = Path(model_id) / WEIGHTS_NAME
+            if not weights.is_file():
+                pickles = sorted(p.name for p in Path(model_id).glob("*.pt*")) + sorted(
+                    p.name for p in Path(model_id).glob("*.bin")
+                )
+                hint = (
+                    f" It holds {', '.join(pickles)}: pickled checkpoints are never loaded directly; convert "
+                    "official OASIS checkpoints with `oasis_core.import_official`."
+                    if pickles
+                    else ""
+                )
+                raise ModelFileError(f"{model_id}: {WEIGHTS_NAME} is missing.{hint}")
+        else:
+            weights = Path(
+                hf_hub_download(
+                    repo_id=model_id,
+                    filename=WEIGHTS_NAME,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    token=token,
+                    local_files_only=local_files_only,
+                )
+            )
+        state = read_weights(weights)
+        has_d = any(k.startswith("discriminator.") for k in state)
+        model = cls(config, with_discriminator=with_discriminator and has_d)
+        if not model.has_discriminator:
+            state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
+        load_checked(model, state, source=str(weights))
+        return model.eval()
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file as float32 tensors, turning every failure into a clear `ModelFileError`."""
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head[:1] == b"\x80" or head == b"PK":
+            raise ModelFileError(
+                f"{path} is a pickled PyTorch file, not safetensors; it was not loaded (pickles can run code). "
+                "Convert official OASIS checkpoints with `oasis_core.import_official`."
+            ) from e
+        raise ModelFileError(f"{path} is truncated or corrupt and cannot be read as safetensors ({e})") from e
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def load_checked(model: OasisModel, state: dict[str, torch.Tensor], source: str) -> None:
+    """load_state_dict with messages that name the real problem (mostly: another class count)."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = [k for k in set(expected) & set(state) if expected[k].shape != state[k].shape]
+    if mismatched:
+        head = state.get("generator.head.weight")
+        cfg = model.config
+        if head is not None and head.shape[1] != cfg.cond_channels:
+            found = head.shape[1] - cfg.noise_channels
+            raise ModelFileError(
+                f"{source}: the weights are for {found} label channels but the config says {cfg.label_nc}; "
+                "the files belong to different models"
+            )
+        k = sorted(mismatched)[0]
+        raise ModelFileError(
+            f"{source}: {len(mismatched)} tensors have the wrong shape for this config "
+            f"(e.g. {k}: file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})"
+        )
+    if missing or unexpected:
+        raise ModelFileError(
+            f"{source}: weights do not match the config ({len(missing)} missing, e.g. {missing[:3]}; "
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:3]})"
+        )
+    model.load_state_dict(state)
+
+
+def load_model(
+    path_or_hub_id: str | os.PathLike[str],
+    *,
+    local_files_only: bool = False,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+    with_discriminator: bool = True,
+) -> OasisModel:
+    """Load a model folder or a Hub repo id (downloaded through, and cached by, huggingface_hub).
+
+    `HF_HUB_OFFLINE=1` or `local_files_only=True` restricts Hub ids to the local cache.
+    """
+    ref = str(path_or_hub_id)
+    # Hub ids are "name" or "owner/name"; anything else (or anything that exists here) is a folder.
+    looks_local = (
+        isinstance(path_or_hub_id, os.PathLike)
+        or os.path.exists(ref)
+        or ref.startswith((".", "/", "~"))
+        or ref.count("/") > 1
+        or "\\" in ref
+    )
+    if looks_local and not os.path.isdir(ref):
+        raise ModelFileError(f"{ref}: no such model folder")
+    if os.path.isdir(ref) and not (Path(ref) / CONFIG_NAME).is_file():
+        raise ModelFileError(f"{ref}: no {CONFIG_NAME}; is this an OASIS Studio model folder?")
+    try:
+        return OasisModel.from_pretrained(
+            ref,
+            local_files_only=local_files_only,
+            revision=revision,
+            cache_dir=cache_dir,
+            token=token,
+            with_discriminator=with_discriminator,
+        )
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
+        raise ModelFileError(
+            f"{ref} is not in the local Hugging Face cache and downloading is off (offline mode or "
+            f"local_files_only); connect and retry, or open a model folder instead ({e.__class__.__name__})"
+        ) from e
+    except EntryNotFoundError as e:
+        raise ModelFileError(f"{ref}: the repository has no {WEIGHTS_NAME} or {CONFIG_NAME}") from e
+    except HfHubHTTPError as e:
+        raise ModelFileError(f"{ref}: could not fetch from the Hugging Face Hub: {e}") from e
+    except (ConfigError, TypeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: {e}") from e
+
+
+def models_dir() -> Path:
+    """Where bundled models live: $OASIS_MODELS_DIR, the PyInstaller bundle, or the repository's assets/."""
+    if env := os.environ.get("OASIS_MODELS_DIR"):
+        return Path(env)
+    if base := getattr(sys, "_MEIPASS", None):
+        return Path(base) / "assets" / "models"
+    return Path(__file__).resolve().parent.parent / "assets" / "models"
+
+
+def bundled_models() -> dict[str, Path]:
+    """Name -> folder of every bundled model."""
+    root = models_dir()
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / CONFIG_NAME).is_file() and (p / WEIGHTS_NAME).is_file()}
+
+
+def default_model(*, with_discriminator: bool = True) -> OasisModel:
+    """The bundled default model ("landscapes", else the first bundled one)."""
+    models = bundled_models()
+    if not models:
+        raise ModelFileError(
+            f"no model is bundled under {models_dir()} yet; train one with `oasis-train` and export it there, "
+            "or open a model folder / Hub id"
+        )
+    path = models.get(DEFAULT_MODEL_NAME) or next(iter(models.values()))
+    return load_model(path, with_discriminator=with_discriminator)

@@ -1,0 +1,143 @@
+"""Control of OASIS's spatial (3D) noise: seeded sampling, local re-sampling and interpolation.
+
+Noise tensors are (B, z_dim, H, W) at the model's output size, float32. Every random draw happens on
+the CPU with an explicitly seeded `torch.Generator`, so a seed gives the same noise on every device.
+Local operations change values only where the mask is true and leave every other value bit-identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+Level = Literal["global", "pixel"]
+Interp = Literal["linear", "spherical"]
+
+MAX_SEED = 2**63 - 1
+
+
+def _rng(seed: int) -> torch.Generator:
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be in 0..{MAX_SEED}, got {seed}")
+    return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+def _seeds(seed: int | Sequence[int]) -> list[int]:
+    return [int(seed)] if isinstance(seed, (int, np.integer)) else [int(s) for s in seed]
+
+
+def sample(
+    seed: int | Sequence[int], z_dim: int, height: int, width: int, level: Level = "global"
+) -> torch.Tensor:
+    """One noise field per seed -> (B, z_dim, H, W).
+
+    "global": one z_dim vector per image, broadcast over every pixel (the paper's image-level noise).
+    "pixel": an independent vector at every pixel.
+    """
+    out = []
+    for s in _seeds(seed):
+        g = _rng(s)
+        if level == "global":
+            out.append(torch.randn(z_dim, 1, 1, generator=g).expand(z_dim, height, width))
+        elif level == "pixel":
+            out.append(torch.randn(z_dim, height, width, generator=g))
+        else:
+            raise ValueError(f"level must be 'global' or 'pixel', got {level!r}")
+    return torch.stack(out).contiguous()
+
+
+def _as_mask(mask: torch.Tensor | np.ndarray, noise: torch.Tensor) -> torch.Tensor:
+    """A boolean mask broadcastable to noise: (H, W) or (B, H, W), nearest-resized to the noise size."""
+    m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
+    if m.dtype != torch.bool:
+        raise TypeError(f"mask must be boolean, got {m.dtype}")
+    if m.dim() == 2:
+        m = m[None]
+    if m.dim() != 3 or m.shape[0] not in (1, noise.shape[0]):
+        raise ValueError(f"mask must be (H, W) or (B, H, W) for {noise.shape[0]} noise fields, got {tuple(m.shape)}")
+    if tuple(m.shape[1:]) != tuple(noise.shape[2:]):
+        m = resize_nearest(m, tuple(noise.shape[2:]))
+    return m[:, None].to(noise.device)  # (B|1, 1, H, W)
+
+
+def resize_nearest(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest resize of integer/boolean maps (B, H, W) without any blending of values."""
+    dtype = maps.dtype
+    out = F.interpolate(maps[:, None].to(torch.float32), size=size, mode="nearest")[:, 0]
+    return out.to(dtype)
+
+
+def resample(
+    noise: torch.Tensor, mask: torch.Tensor | np.ndarray, seed: int, level: Level = "global"
+) -> torch.Tensor:
+    """New noise inside `mask` (one new vector for the whole region, or one per pixel), old noise outside."""
+    m = _as_mask(mask, noise)
+    b, z, h, w = noise.shape
+    fresh = sample([seed + i for i in range(b)] if b > 1 else seed, z, h, w, level).to(noise)
+    return torch.where(m, fresh, noise)
+
+
+def resample_classes(
+    noise: torch.Tensor,
+    labels: torch.Tensor | np.ndarray,
+    class_ids: Iterable[int],
+    seed: int,
+    level: Level = "global",
+) -> torch.Tensor:
+    """Re-sample the noise on every pixel whose label is in `class_ids`."""
+    lab = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    mask = torch.isin(lab.long(), torch.tensor(sorted(set(class_ids)), dtype=torch.long))
+    return resample(noise, mask, seed, level)
+
+
+def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    # Per pixel, along the channel axis; nearly parallel vectors fall back to linear interpolation.
+    na, nb = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
+    cos = ((a * b).sum(1, keepdim=True) / (na * nb).clamp_min(1e-12)).clamp(-1.0, 1.0)
+    theta = torch.acos(cos)
+    sin = torch.sin(theta)
+    wa = torch.sin((1.0 - t) * theta) / sin
+    wb = torch.sin(t * theta) / sin
+    near = sin.abs() < 1e-6
+    return torch.where(near, torch.lerp(a, b, t), wa * a + wb * b)
+
+
+def interpolate(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    t: float | Sequence[float],
+    mode: Interp = "spherical",
+    mask: torch.Tensor | np.ndarray | None = None,
+) -> torch.Tensor:
+    """Interpolate two noise fields of shape (1, z, H, W) (or (z, H, W)).
+
+    `t` may be a list of positions, giving one field per position (B = len(t)) for batched frames.
+    t = 0 and t = 1 return `a` and `b` exactly. With `mask`, values outside it stay those of `a`.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"noise fields differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    a4, b4 = (x if x.dim() == 4 else x[None] for x in (a, b))
+    if a4.shape[0] != 1:
+        raise ValueError("interpolate takes single noise fields; pass several t for a batch")
+    ts = [float(t)] if isinstance(t, (int, float)) else [float(x) for x in t]
+    frames = []
+    for ti in ts:
+        if ti == 0.0:
+            f = a4.clone()
+        elif ti == 1.0:
+            f = b4.clone()
+        elif mode == "linear":
+            f = torch.lerp(a4, b4, ti)
+        elif mode == "spherical":
+            f = _slerp(a4, b4, ti)
+        else:
+            raise ValueError(f"mode must be 'linear' or 'spherical', got {mode!r}")
+        if mask is not None:
+            f = torch.where(_as_mask(mask, a4), f, a4)
+        frames.append(f)
+    out = torch.cat(frames)
+    return out if a.dim() == 4 or len(ts) > 1 else out[0]

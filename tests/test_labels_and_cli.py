@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from oasis_core import LabelError, OasisModel, colorize, read_label_png, save_label_png
+from oasis_core.cli import main as generate_main
+from oasis_core.labels import random_layout
+
+
+def test_index_png_round_trip_keeps_ids_and_palette(model: OasisModel, tmp_path: Path) -> None:
+    labels = random_layout(30, 40, [0, 1, 2, 3, 4], seed=3)
+    save_label_png(tmp_path / "l.png", labels, model.config)
+    im = Image.open(tmp_path / "l.png")
+    assert im.mode == "P" and im.getpalette()[:3] == list(model.config.class_colors[0])
+    loaded = read_label_png(tmp_path / "l.png", model.config)
+    assert np.array_equal(loaded.labels, labels) and not loaded.warnings
+
+
+def test_colour_png_maps_through_palette_and_names_unknown_colours(model: OasisModel, tmp_path: Path) -> None:
+    labels = random_layout(30, 40, [0, 1, 2], seed=3)
+    rgb = colorize(labels, model.config)
+    rgb[:2, :3] = (1, 2, 3)  # 6 pixels of a colour that is no class
+    Image.fromarray(rgb).save(tmp_path / "c.png")
+    loaded = read_label_png(tmp_path / "c.png", model.config)
+    expected = labels.copy()
+    expected[:2, :3] = 0
+    assert np.array_equal(loaded.labels, expected)
+    assert len(loaded.warnings) == 1 and "#010203 (6 px)" in loaded.warnings[0]
+
+
+def test_bad_label_files(model: OasisModel, tmp_path: Path) -> None:
+    (tmp_path / "x.png").write_bytes(b"not a png")
+    with pytest.raises(LabelError, match="not a readable image"):
+        read_label_png(tmp_path / "x.png", model.config)
+    Image.fromarray(np.full((4, 4), 9, np.uint8)).save(tmp_path / "ids.png")
+    with pytest.raises(LabelError, match=r"ids.png: label ids 9 are outside"):
+        read_label_png(tmp_path / "ids.png", model.config)
+    Image.new("F", (4, 4)).save(tmp_path / "f.tif")
+    with pytest.raises(LabelError, match="mode 'F'"):
+        read_label_png(tmp_path / "f.tif", model.config)
+
+
+def test_oasis_generate_cli(model: OasisModel, tmp_path: Path, capsys) -> None:
+    model.save_pretrained(tmp_path / "model")
+    labels = random_layout(30, 40, [0, 1, 2], seed=0)
+    save_label_png(tmp_path / "a.png", labels, model.config)
+    Image.fromarray(colorize(labels, model.config)).save(tmp_path / "b.png")
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    args = [str(tmp_path / n) for n in ("a.png", "b.png", "bad.png")]
+    code = generate_main([*args, "--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
+                          "--variations", "2", "--seed", "5", "--device", "cpu"])
+    assert code == 1  # one input was bad; the others were still written
+    assert "skipped" in capsys.readouterr().err
+    outs = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert outs == ["a_seed5.png", "a_seed6.png", "b_seed5.png", "b_seed6.png"]
+    a5 = np.asarray(Image.open(tmp_path / "out" / "a_seed5.png"))
+    assert a5.shape == (30, 40, 3)
+    assert np.array_equal(a5, np.asarray(Image.open(tmp_path / "out" / "b_seed5.png")))  # same layout, same seed
+    assert not np.array_equal(a5, np.asarray(Image.open(tmp_path / "out" / "a_seed6.png")))
+
+
+def test_oasis_generate_cli_reports_a_bad_model(tmp_path: Path, capsys) -> None:
+    assert generate_main([str(tmp_path / "a.png"), "--model", str(tmp_path / "nothing")]) == 1
+    assert "no such model folder" in capsys.readouterr().err

@@ -1,0 +1,80 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from oasis_core import Discriminator, FastGenerator, Generator, noise
+from oasis_core.labels import random_layout
+
+from .conftest import assert_same_function, realistic_weights, tiny_config
+
+
+def onehot(labels: torch.Tensor, n: int) -> torch.Tensor:
+    return F.one_hot(labels, n).permute(0, 3, 1, 2).float()
+
+
+@pytest.mark.parametrize(("h", "w"), [(32, 48), (48, 32), (16, 64), (64, 64)])
+def test_shapes_for_sizes_and_aspect_ratios(h: int, w: int) -> None:
+    cfg = tiny_config(height=h, width=w)
+    g, d = Generator(cfg).eval(), Discriminator(cfg).eval()
+    lab = torch.randint(0, cfg.label_nc, (2, h, w))
+    img = g(onehot(lab, cfg.label_nc), noise.sample([1, 2], cfg.z_dim, h, w))
+    assert img.shape == (2, 3, h, w) and img.abs().max() <= 1
+    assert d(img).shape == (2, cfg.label_nc + 1, h, w)
+
+
+def test_generator_never_draws_noise() -> None:
+    cfg = tiny_config()
+    g = realistic_weights(Generator(cfg))
+    lab = onehot(torch.randint(0, 5, (1, 32, 48)), 5)
+    z = noise.sample(3, cfg.z_dim, 32, 48)
+    assert torch.equal(g(lab, z), g(lab, z))
+    assert not torch.equal(g(lab, z), g(lab, noise.sample(4, cfg.z_dim, 32, 48)))
+    with pytest.raises(ValueError, match="expected noise of shape"):
+        g(lab, None)
+    with pytest.raises(ValueError, match="expected one-hot labels"):
+        g(lab[:, :3], z)
+
+
+def test_generator_without_3d_noise() -> None:
+    g = Generator(tiny_config(noise_3d=False)).eval()
+    lab = onehot(torch.randint(0, 5, (1, 32, 48)), 5)
+    assert g(lab, None).shape == (1, 3, 32, 48)
+    with pytest.raises(ValueError, match="without 3D noise"):
+        g(lab, noise.sample(0, 8, 32, 48))
+
+
+def test_discriminator_rejects_bad_sizes() -> None:
+    d = Discriminator(tiny_config())
+    with pytest.raises(ValueError, match="multiples of 8"):
+        d(torch.zeros(1, 3, 36, 48))
+
+
+@pytest.mark.parametrize("norm", ["batch", "sync-batch", "instance"])
+@pytest.mark.parametrize(("mode", "sparse"), [("bag", False), ("bag", True), ("onehot", False)])
+def test_fast_generator_matches_generator(norm: str, mode: str, sparse: bool) -> None:
+    cfg = tiny_config(norm=norm, height=64, width=96)
+    g = realistic_weights(Generator(cfg))
+    lab = torch.from_numpy(random_layout(64, 96, list(range(5)), regions=5, seed=2))[None].repeat(2, 1, 1)
+    z = noise.sample([0, 1], cfg.z_dim, 64, 96)
+    z = noise.resample(z, torch.from_numpy(random_layout(64, 96, [0, 1], regions=3, seed=5)).bool(), seed=9)
+    ref = g(onehot(lab, 5), z)
+    fast = FastGenerator(g, label_mode=mode, sparse=sparse)
+    out = fast(lab, z)
+    assert ref.std() > 0.1 and (ref.abs() > 0.99).float().mean() < 0.1  # varied, mostly unsaturated
+    assert_same_function(out, ref)
+
+
+def test_sparse_path_handles_pixel_noise_and_no_noise() -> None:
+    cfg = tiny_config(height=64, width=96)
+    g = realistic_weights(Generator(cfg))
+    lab = torch.from_numpy(random_layout(64, 96, list(range(5)), seed=1))[None]
+    z = noise.sample(0, cfg.z_dim, 64, 96, level="pixel")
+    assert_same_function(FastGenerator(g, sparse=True)(lab, z), g(onehot(lab, 5), z))
+    g0 = realistic_weights(Generator(cfg.replace(noise_3d=False)))
+    assert_same_function(FastGenerator(g0, sparse=True)(lab, None), g0(onehot(lab, 5), None))
+
+
+def test_fast_generator_leaves_source_mode_alone() -> None:
+    g = Generator(tiny_config()).train()
+    FastGenerator(g)
+    assert g.training
