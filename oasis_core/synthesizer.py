@@ -104,6 +104,7 @@ class Synthesizer:
             self._generator = torch.compile(gen, mode="reduce-overhead", dynamic=False)
         elif self.device.type == "cuda" and (cuda_graphs is None or cuda_graphs) and not sparse:
             self._generator = CudaGraphRunner(gen)
+        self._noise_cache: tuple[tuple, torch.Tensor, torch.Tensor] | None = None
         self._discriminator = None
         if self.model.discriminator is not None:
             # A fresh copy (deepcopy of parametrised modules shares state): fold it, keep the model intact.
@@ -155,17 +156,25 @@ class Synthesizer:
         in_h, in_w = np.asarray(labels).shape[:2]
         lab = torch.from_numpy(self.prepare_labels(labels)).to(self.device)
         z = self._noise_for(noise, seed=None) if noise is not None or self.config.noise_3d else None
+        z = None if z is None else self._on_device(z)
         frames = []
         for chunk in (z.split(batch_size) if z is not None else [None]):
             b = 1 if chunk is None else chunk.shape[0]
-            if chunk is not None:
-                chunk = chunk.to(self.device).contiguous(memory_format=torch.channels_last)
             img = self._generator(lab[None].expand(b, -1, -1), chunk)
             frames.append(((img.float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
         out = torch.cat(frames).numpy()
         if (in_h, in_w) != self.size:
             out = np.stack([np.asarray(Image.fromarray(f).resize((in_w, in_h), Image.BICUBIC)) for f in out])
         return out
+
+    def _on_device(self, z: torch.Tensor) -> torch.Tensor:
+        """Noise on the device in compute precision and layout. The last conversion is reused while the same,
+        unmodified tensor comes back (live painting with locked noise sends it again and again)."""
+        key = (z.data_ptr(), z._version, tuple(z.shape), z.stride(), z.dtype)
+        if self._noise_cache is None or self._noise_cache[0] != key:
+            converted = z.to(self.device, _DTYPES[self.precision]).contiguous(memory_format=torch.channels_last)
+            self._noise_cache = (key, z, converted)  # holding z keeps its memory (and key) from being reused
+        return self._noise_cache[2]
 
     def _noise_for(self, noise: torch.Tensor | None, seed: int | None) -> torch.Tensor | None:
         cfg = self.config

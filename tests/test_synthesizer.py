@@ -120,3 +120,12 @@ def test_segment_never_predicts_dont_care(model: OasisModel) -> None:
 def test_segment_rejects_bad_images(synth: Synthesizer, image, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         synth.segment(image)
+
+
+def test_noise_edited_in_place_is_not_served_from_cache(synth: Synthesizer) -> None:
+    labels = random_layout(32, 48, [0, 1, 2], seed=0)
+    z = synth.sample_noise(1)
+    first = synth.generate(labels, z)
+    assert np.array_equal(first, synth.generate(labels, z))
+    z[:, :, :16] = synth.sample_noise(2)[:, :, :16]  # in-place edit of the same tensor
+    assert not np.array_equal(first, synth.generate(labels, z))
