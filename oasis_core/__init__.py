@@ -8,19 +8,32 @@ from .config import ConfigError, ModelConfig
 from .discriminator import Discriminator
 from .fast import FastGenerator
 from .generator import Generator
-from .labels import LabelError, colorize, colors_to_labels, read_label_png, save_label_png, validate_labels
-from .model import ModelFileError, OasisModel, bundled_models, default_model, load_model, models_dir
+from .labels import (
+    LabelError,
+    LoadedLabels,
+    colorize,
+    colors_to_labels,
+    image_to_rgb,
+    palette_image,
+    random_layout,
+    read_label_png,
+    save_label_png,
+    validate_labels,
+)
+from .model import DEFAULT_MODEL_NAME, ModelFileError, OasisModel, bundled_models, default_model, load_model, models_dir
 from .official import import_official
 from .synthesizer import Synthesizer, select_device
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MODEL_NAME",
     "ConfigError",
     "Discriminator",
     "FastGenerator",
     "Generator",
     "LabelError",
+    "LoadedLabels",
     "ModelConfig",
     "ModelFileError",
     "OasisModel",
@@ -29,10 +42,13 @@ __all__ = [
     "colorize",
     "colors_to_labels",
     "default_model",
+    "image_to_rgb",
     "import_official",
     "load_model",
     "models_dir",
     "noise",
+    "palette_image",
+    "random_layout",
     "read_label_png",
     "save_label_png",
     "select_device",
