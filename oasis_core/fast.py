@@ -128,12 +128,16 @@ class CondConv(nn.Module):
             self.table_sum = nn.Parameter(table.sum(0), requires_grad=False)  # all 9 taps on one class
             self.register_buffer("tap_offset", torch.arange(9) * (label_nc + 1), persistent=False)
         else:
-            self.weight = nn.Parameter(weights.contiguous(), requires_grad=False)
+            # Zero input channels up to a multiple of 16 (extra one-hot classes that never occur): tensor-core
+            # convolution kernels want aligned channel counts, and 64 + 151 = 215 is not.
+            self.onehot_nc = -(-(z_dim + label_nc) // 16) * 16 - z_dim
+            padded = F.pad(weights, (0, 0, 0, 0, 0, self.onehot_nc - label_nc))
+            self.weight = nn.Parameter(padded.contiguous(), requires_grad=False)
 
     def forward(self, labels: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         # labels: (B, h, w) int64; z: (B, z_dim, h, w) or None -> (B, Cout, h, w), channels_last.
         if self.mode == "onehot":
-            onehot = F.one_hot(labels, self.label_nc).permute(0, 3, 1, 2).to(self.weight.dtype)
+            onehot = F.one_hot(labels, self.onehot_nc).permute(0, 3, 1, 2).to(self.weight.dtype)
             cond = onehot if z is None else torch.cat([z, onehot], 1)
             return F.conv2d(cond.contiguous(memory_format=torch.channels_last), self.weight, self.bias, padding=1)
         b, h, w = labels.shape
