@@ -1,0 +1,131 @@
+"""Training-step throughput and peak memory: `Trainer.step` versus a reference-style step, same objective.
+
+The reference-style step calls D separately on fake, real and mixed images, lets the G step compute D's
+parameter gradients, and runs in fp32 without channels_last: what the authors' code does.
+
+    python benchmarks/bench_training.py --device cuda                        # paper config, ADE20K, 256x256, batch 32
+    python benchmarks/bench_training.py --device cpu --preset small --batch 8   # a small model on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from oasis_core import random_layout
+from training import losses
+from training.distributed import DistInfo
+from training.options import PRESETS, TrainConfig
+from training.trainer import Trainer
+
+SMALL = dict(channels_g=16, spade_hidden=32, d_channels=(32, 32, 64, 64, 128, 128), d_last_channels=32)
+
+
+def synthetic_folder(root: Path, classes: int, size: tuple[int, int], n: int) -> Path:
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        lab = random_layout(*size, list(range(classes)), regions=12, seed=i).astype(np.uint8)
+        img = (rng.random((*size, 3)) * 255).astype(np.uint8)
+        Image.fromarray(img).save(root / "images" / f"{i}.jpg")
+        Image.fromarray(lab).save(root / "labels" / f"{i}.png")
+    (root / "classes.json").write_text(json.dumps({"names": [f"c{k}" for k in range(classes)]}))
+    (root / "splits").mkdir()
+    (root / "splits" / "train.txt").write_text("\n".join(str(i) for i in range(n)))
+    return root
+
+
+def reference_style_step(t: Trainer, image: torch.Tensor, labels: torch.Tensor) -> None:
+    """The authors' step: D's gradients computed in the G step, three separate D calls, fp32."""
+    mc, cfg = t.model_config, t.cfg
+    onehot = t._onehot(labels).contiguous()
+    w = losses.class_weights(labels, mc.label_nc, mc.dont_care_id)
+    loss_g = losses.real_loss(t.D(t.G(onehot, t.sample_noise(labels))), labels, w)
+    t.opt_G.zero_grad()
+    t.opt_D.zero_grad()
+    loss_g.backward()
+    t.opt_G.step()
+    with torch.no_grad():
+        fake = t.G(onehot, t.sample_noise(labels))
+    t.opt_D.zero_grad()
+    d_fake, d_real = t.D(fake), t.D(image)
+    mask = losses.labelmix_mask(labels, mc.label_nc, t.noise_gen)
+    d_mixed = t.D(mask * image + (1 - mask) * fake)
+    loss_d = (losses.fake_loss(d_fake) + losses.real_loss(d_real, labels, w)
+              + cfg.lambda_labelmix * losses.labelmix_loss(mask, d_mixed, d_real, d_fake))
+    loss_d.backward()
+    t.opt_D.step()
+
+
+def measure(t: Trainer, batch: dict, reference: bool, steps: int, warmup: int) -> tuple[float, float]:
+    dev = t.device
+    image = batch["image"].to(dev)
+    if t.cfg.channels_last:
+        image = image.contiguous(memory_format=torch.channels_last)
+    labels = batch["labels"].to(dev)
+    run = (lambda: reference_style_step(t, image, labels)) if reference else (lambda: t.step(image, labels))
+    for _ in range(warmup):
+        run()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(steps):
+        run()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    sec = (time.perf_counter() - start) / steps
+    peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
+    return image.shape[0] / sec, peak
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--preset", choices=["paper", "small"], default="paper")
+    p.add_argument("--classes", type=int, default=151)
+    p.add_argument("--size", default="256,256")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--skip-reference", action="store_true")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    h, w = (int(v) for v in args.size.split(","))
+    dev = torch.device(args.device)
+    results = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu x{torch.get_num_threads()}",
+               "preset": args.preset, "classes": args.classes, "size": [h, w], "batch": args.batch}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = synthetic_folder(Path(tmp) / "data", args.classes, (h, w), n=args.batch)
+        base = dict(PRESETS["ade20k"], dataset="folder", dataroot=str(data), name="bench", runs_dir=tmp,
+                    height=h, width=w, batch_size=args.batch, num_workers=0, norm="batch", device=args.device)
+        if args.preset == "small":
+            base.update(SMALL)
+        print(f"# {results['device']}, {args.preset} config, {args.classes} classes, {h}x{w}, batch {args.batch}")
+        variants = [("reference-style (fp32, 3 D calls)", dict(precision="fp32", channels_last=False), True),
+                    ("Trainer.step", dict(), False)]
+        for name, over, ref in variants:
+            if ref and args.skip_reference:
+                continue
+            t = Trainer(TrainConfig.from_dict({**base, **over}), DistInfo(0, 1, 0, dev))
+            batch = next(iter(t._loader()))
+            ips, peak = measure(t, batch, ref, args.steps, args.warmup)
+            print(f"{name:36s} {ips:8.2f} images/s  peak {peak:6.2f} GiB  ({t.precision})", flush=True)
+            results[name] = {"images_per_sec": ips, "peak_gib": peak, "precision": t.precision}
+            del t
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+import torch
+
+from training import losses
+from training.trainer import update_ema
+
+
+def test_class_weights_follow_the_formula() -> None:
+    # 2 images of 2x2: class 0 x4, class 1 x3, class 2 x1; classes present: 3; B*H*W = 8
+    labels = torch.tensor([[[0, 0], [1, 2]], [[0, 1], [0, 1]]])
+    w = losses.class_weights(labels, label_nc=4, dont_care_id=None)
+    expected = {0: 8 / (4 * 3), 1: 8 / (3 * 3), 2: 8 / (1 * 3)}
+    for c, v in expected.items():
+        assert torch.allclose(w[labels == c], torch.tensor(v))
+
+
+def test_dont_care_gets_weight_zero_and_is_not_counted() -> None:
+    labels = torch.tensor([[[0, 0], [1, 3]]])  # 3 = don't-care
+    w = losses.class_weights(labels, label_nc=4, dont_care_id=3)
+    assert w[0, 1, 1] == 0
+    assert torch.allclose(w[labels == 0], torch.tensor(4 / (2 * 2)))  # 2 classes present (3 excluded)
+    unbalanced = losses.class_weights(labels, label_nc=4, dont_care_id=3, balance=False)
+    assert unbalanced.tolist() == [[[1.0, 1.0], [1.0, 0.0]]]
+
+
+def test_real_and_fake_losses_use_the_n_plus_1_channels() -> None:
+    labels = torch.tensor([[[0, 1]]])
+    logits = torch.full((1, 3, 1, 2), -10.0)
+    logits[0, 1, 0, 0] = logits[0, 2, 0, 1] = 10.0  # channel k+1 = class k, confidently right
+    w = torch.ones(1, 1, 2)
+    assert losses.real_loss(logits, labels, w) < 1e-6
+    assert losses.fake_loss(logits) > 10  # says "real" where the target is "fake" (channel 0)
+    fake_logits = torch.zeros(1, 3, 1, 2)
+    fake_logits[:, 0] = 10.0
+    assert losses.fake_loss(fake_logits) < 1e-3
+
+
+def test_labelmix_mask_follows_classes_and_differs_between_samples() -> None:
+    labels = torch.zeros(16, 8, 8, dtype=torch.long)
+    labels[:, :, 4:] = 1
+    labels[:, 6:, :] = 2
+    mask = losses.labelmix_mask(labels, 3, torch.Generator().manual_seed(0))
+    assert mask.shape == (16, 1, 8, 8)
+    for i in range(16):  # constant within each class region
+        for c in range(3):
+            vals = mask[i, 0][labels[i] == c]
+            assert (vals == vals[0]).all()
+    assert len({tuple(mask[i, 0, [0, 0, 7], [0, 7, 0]].tolist()) for i in range(16)}) > 1  # per-sample flips
+
+
+def test_labelmix_loss_is_zero_for_a_consistent_discriminator() -> None:
+    mask = torch.zeros(1, 1, 2, 2)
+    mask[..., 0] = 1
+    real, fake = torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2)
+    assert losses.labelmix_loss(mask, mask * real + (1 - mask) * fake, real, fake) == 0
+    assert losses.labelmix_loss(mask, fake, real, fake) > 0
+
+
+def test_cutmix_mask_is_one_rectangle() -> None:
+    mask = losses.cutmix_mask(torch.zeros(4, 16, 16, dtype=torch.long), torch.Generator().manual_seed(1))
+    for m in mask[:, 0]:
+        ys, xs = torch.nonzero(m, as_tuple=True)
+        if len(ys):
+            assert m[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].all()
+
+
+def test_ema_math() -> None:
+    ema, model = torch.nn.BatchNorm2d(2), torch.nn.BatchNorm2d(2)
+    with torch.no_grad():
+        ema.weight.fill_(1.0)
+        model.weight.fill_(3.0)
+        model.running_mean.fill_(5.0)
+    update_ema(ema, model, decay=0.75)
+    assert torch.allclose(ema.weight, torch.tensor(1.0 * 0.75 + 3.0 * 0.25))
+    assert torch.equal(ema.running_mean, model.running_mean)  # buffers follow the model

@@ -1,0 +1,85 @@
+"""`oasis-train`: train (optionally on many GPUs through torchrun) and `oasis-train export RUN --out DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .options import build_parser, default_runs_dir, resolve
+
+
+def _export_main(argv: list[str]) -> int:
+    from .trainer import TrainingError, export
+
+    p = argparse.ArgumentParser(prog="oasis-train export", description="Write a model folder from a run's latest checkpoint.")
+    p.add_argument("run", help="run folder, or a run name under --runs-dir")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--runs-dir", type=Path, default=None)
+    p.add_argument("--half", action="store_true", help="store fp16 weights (half the size)")
+    p.add_argument("--no-discriminator", action="store_true", help="leave out the discriminator (no photo -> layout)")
+    args = p.parse_args(argv)
+    run = Path(args.run)
+    if not run.is_dir():
+        run = (args.runs_dir or default_runs_dir()) / args.run
+    try:
+        model = export(run, args.out, half=args.half, with_discriminator=not args.no_discriminator)
+    except TrainingError as e:
+        print(f"oasis-train export: {e}", file=sys.stderr)
+        return 2
+    print(f"exported {run.name} ({model.config.label_nc} classes, {model.config.height}x{model.config.width}) to {args.out}")
+    return 0
+
+
+def _launch_torchrun(gpus: int, argv: list[str]) -> int:
+    """`--gpus N`: hand over to torchrun (PyTorch's elastic launcher), which starts N ranks of this module."""
+    from torch.distributed.run import main as torchrun
+
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--gpus":
+            skip = True
+        elif not a.startswith("--gpus="):
+            rest.append(a)
+    torchrun(["--standalone", f"--nproc_per_node={gpus}", "-m", "training", *rest])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        return _export_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.gpus > 1 and "LOCAL_RANK" not in os.environ:
+        return _launch_torchrun(args.gpus, argv)
+    cfg = resolve(args)
+    cfg.runs_dir = str(Path(cfg.runs_dir).expanduser()) if cfg.runs_dir else str(default_runs_dir())
+
+    from .data import dataset_info
+    from .distributed import setup, teardown
+    from .trainer import Trainer, TrainingError, model_config
+
+    try:
+        info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
+        if args.dry_run:
+            resolved = {"train": json.loads(cfg.to_json()), "model": model_config(cfg, info).to_dict(),
+                        "run_dir": str(cfg.run_dir)}
+            print(json.dumps(resolved, indent=2))
+            return 0
+        dist_info = setup(cfg.device)
+        try:
+            Trainer(cfg, dist_info, resume=args.resume).train()
+        finally:
+            teardown()
+    except (TrainingError, ValueError, FileNotFoundError) as e:
+        print(f"oasis-train: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Training configuration: one dataclass, the paper's presets per dataset, and its command-line form."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+NoiseMode = Literal["image", "region", "pixel", "mix"]
+DATASETS = ("ade20k", "cityscapes", "coco-stuff", "folder")
+
+
+def default_runs_dir() -> Path:
+    """Run folders live outside the repository: $OASIS_RUNS_DIR or ~/.cache/oasis-studio/runs."""
+    if env := os.environ.get("OASIS_RUNS_DIR"):
+        return Path(env)
+    return Path.home() / ".cache" / "oasis-studio" / "runs"
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    dataroot: str
+    name: str
+    classes_file: str | None = None
+    runs_dir: str = ""
+    # --- model (ModelConfig fields; defaults are the paper's) ---
+    height: int = 256
+    width: int = 256
+    z_dim: int = 64
+    channels_g: int = 64
+    g_mults: tuple[int, ...] = (16, 16, 16, 8, 4, 2, 1)
+    spade_hidden: int = 128
+    norm: str = "sync-batch"
+    spectral_norm: bool = True
+    noise_3d: bool = True
+    d_channels: tuple[int, ...] = (128, 128, 256, 256, 512, 512)
+    d_last_channels: int = 64
+    # --- objective ---
+    batch_size: int = 32
+    epochs: int = 200
+    max_iters: int = 0  # > 0 overrides epochs
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.999
+    lambda_labelmix: float = 10.0
+    labelmix: bool = True
+    cutmix: bool = False  # CutMix rectangles instead of LabelMix's class masks (ablation)
+    class_balance: bool = True
+    ema: bool = True
+    ema_decay: float = 0.9999
+    ema_bn_batches: int = 8  # batches used to recompute the EMA generator's batch-norm statistics
+    noise_mode: NoiseMode = "image"
+    # --- data ---
+    flip: bool = True
+    crop: bool = True
+    load_scale: float = 286 / 256
+    num_workers: int = 2
+    # --- run ---
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"  # auto: bf16 autocast on GPUs that support it, fp16 + scaler otherwise, fp32 on CPU
+    channels_last: bool = True
+    deterministic: bool = False
+    log_every: int = 50
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    time_limit: float = 0.0  # minutes; 0 = none
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        cfg = cls(**{k: v for k, v in data.items() if k in known})
+        cfg.g_mults, cfg.d_channels = tuple(cfg.g_mults), tuple(cfg.d_channels)
+        return cfg
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir or default_runs_dir()) / self.name
+
+
+# The paper's hyperparameters (Section 4, Appendix C.3); every value can be overridden.
+PRESETS: dict[str, dict[str, Any]] = {
+    "ade20k": dict(height=256, width=256, batch_size=32, epochs=200, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999),
+    "cityscapes": dict(height=256, width=512, batch_size=20, epochs=200, lr_g=4e-4, lr_d=4e-4, lambda_labelmix=5.0, ema_decay=0.999),
+    "coco-stuff": dict(height=256, width=256, batch_size=32, epochs=100, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999),
+    "folder": dict(height=256, width=256, batch_size=32, epochs=200, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999),
+}
+
+
+def _bool_flag(p: argparse.ArgumentParser, name: str, help: str) -> None:
+    p.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction, default=None, help=help)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="oasis-train",
+        description="Train an OASIS model. Presets follow the paper per --dataset; every value can be overridden. "
+        "Subcommand: `oasis-train export RUN --out DIR` writes a model folder.",
+    )
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataroot", required=True, help="dataset root in its standard layout (or the folder format)")
+    p.add_argument("--name", required=True, help="run name: the run folder is RUNS_DIR/NAME")
+    p.add_argument("--classes-file", help="classes.json for --dataset folder when it is not in the dataroot")
+    p.add_argument("--runs-dir", help=f"where run folders live (default $OASIS_RUNS_DIR or {default_runs_dir()})")
+    p.add_argument("--resume", action="store_true", help="continue the run from its latest checkpoint, exactly")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
+    p.add_argument("--gpus", type=int, default=0, help="train on N GPUs of this machine (launches torchrun)")
+    g = p.add_argument_group("model")
+    for name, typ in [("height", int), ("width", int), ("z-dim", int), ("channels-g", int), ("spade-hidden", int),
+                      ("d-last-channels", int)]:
+        g.add_argument(f"--{name}", type=typ)
+    g.add_argument("--g-mults", type=lambda s: tuple(int(v) for v in s.split(",")), help="e.g. 16,16,16,8,4,2,1")
+    g.add_argument("--d-channels", type=lambda s: tuple(int(v) for v in s.split(",")), help="e.g. 128,128,256,256,512,512")
+    g.add_argument("--norm", choices=["batch", "sync-batch", "instance"])
+    _bool_flag(g, "spectral-norm", "spectral norm in G and D (paper: on)")
+    _bool_flag(g, "noise-3d", "3D noise input to G (paper: on)")
+    o = p.add_argument_group("objective and ablations")
+    for name, typ in [("batch-size", int), ("epochs", int), ("max-iters", int), ("lr-g", float), ("lr-d", float),
+                      ("beta1", float), ("beta2", float), ("lambda-labelmix", float), ("ema-decay", float),
+                      ("ema-bn-batches", int)]:
+        o.add_argument(f"--{name}", type=typ)
+    _bool_flag(o, "labelmix", "LabelMix consistency regularisation (paper: on)")
+    _bool_flag(o, "cutmix", "CutMix rectangles instead of LabelMix class masks")
+    _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
+    _bool_flag(o, "ema", "exponential moving average of G (paper: on)")
+    o.add_argument("--noise-mode", choices=["image", "region", "pixel", "mix"], help="how training noise is drawn (App. A.7)")
+    d = p.add_argument_group("data")
+    _bool_flag(d, "flip", "random horizontal flips")
+    _bool_flag(d, "crop", "resize to --load-scale x size, then random crop")
+    d.add_argument("--load-scale", type=float)
+    d.add_argument("--num-workers", type=int)
+    r = p.add_argument_group("run")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--device", help="auto, cpu, cuda")
+    r.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    _bool_flag(r, "channels-last", "channels_last memory format")
+    _bool_flag(r, "deterministic", "deterministic algorithms (bit-exact resume on CPU)")
+    for name in ("log-every", "sample-every", "checkpoint-every"):
+        r.add_argument(f"--{name}", type=int)
+    r.add_argument("--time-limit", type=float, help="minutes: checkpoint and exit cleanly before this")
+    return p
+
+
+def resolve(args: argparse.Namespace) -> TrainConfig:
+    """Preset of the dataset, then every option given on the command line."""
+    values: dict[str, Any] = dict(PRESETS[args.dataset])
+    for f in fields(TrainConfig):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            values[f.name] = v
+    return TrainConfig.from_dict(values)

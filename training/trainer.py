@@ -1,0 +1,515 @@
+"""The OASIS training loop: one G step, then one D step with LabelMix, EMA of G, exact checkpoints.
+
+Exactness: every random draw of the loop (noise, LabelMix coin flips) comes from one seeded generator per
+rank whose state is checkpointed; data order is a permutation seeded by (seed, epoch) and augmentation a
+function of (seed, epoch, index); a resumed run skips the batches already seen. On CPU with
+`deterministic=True`, k + k iterations with a resume in between equal 2k straight, bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader
+
+from oasis_core import Discriminator, Generator, ModelConfig, OasisModel, colorize
+
+from . import losses
+from .data import Augment, SegmentationDataset, dataset_info, validate
+from .distributed import DistInfo, any_rank, per_rank_batch_norm
+from .options import TrainConfig
+
+CHECKPOINT_FORMAT = "oasis-train-checkpoint"
+CHECKPOINT_VERSION = 1
+log = logging.getLogger("oasis-train")
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or continue, with the reason."""
+
+
+class EpochBatches:
+    """Batches of dataset indices for one epoch and one rank: a seeded permutation, sharded, from `start` on."""
+
+    def __init__(self, n: int, batch_size: int, info: DistInfo, seed: int, epoch: int, start: int) -> None:
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
+        per_rank = n // info.world_size
+        mine = perm[info.rank : per_rank * info.world_size : info.world_size]
+        self.batches = [mine[i : i + batch_size] for i in range(0, per_rank - batch_size + 1, batch_size)][start:]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
+    return ModelConfig(
+        label_nc=info.label_nc,
+        height=cfg.height,
+        width=cfg.width,
+        z_dim=cfg.z_dim,
+        channels_g=cfg.channels_g,
+        g_mults=cfg.g_mults,
+        spade_hidden=cfg.spade_hidden,
+        norm=cfg.norm,  # type: ignore[arg-type]
+        spectral_norm=cfg.spectral_norm,
+        noise_3d=cfg.noise_3d,
+        d_channels=cfg.d_channels,
+        d_last_channels=cfg.d_last_channels,
+        class_names=info.class_names,
+        class_colors=info.class_colors or (),
+        dont_care_id=info.dont_care_id,
+        name=cfg.name,
+    )
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Tensors and plain containers only (weights_only): a checkpoint never runs code."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - every failure means the same thing to the user
+        raise TrainingError(f"{path}: unreadable checkpoint ({e.__class__.__name__}: {str(e).splitlines()[0]})") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{path}: not an oasis-train checkpoint")
+    return ckpt
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, dist_info: DistInfo, resume: bool = False) -> None:
+        self.cfg, self.dist = cfg, dist_info
+        self.device = dist_info.device
+        self.run_dir = cfg.run_dir
+        self.stop_requested = False
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+        elif self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        torch.manual_seed(cfg.seed)
+
+        ckpt_path = self.run_dir / "checkpoints" / "latest.pt"
+        if resume and not ckpt_path.is_file():
+            raise TrainingError(f"--resume: no checkpoint at {ckpt_path}")
+        if not resume and ckpt_path.is_file():
+            raise TrainingError(f"run folder {self.run_dir} already has a checkpoint: pass --resume or another --name")
+
+        self._setup_data()
+        self.model_config = model_config(cfg, self.info)
+        self._setup_models()
+        self.noise_gen = torch.Generator().manual_seed(cfg.seed * 7919 + dist_info.rank)
+        self.iteration, self.epoch, self.batch_in_epoch = 0, 0, 0
+        if resume:
+            self._load(load_checkpoint(ckpt_path))
+        if self.dist.main:
+            self._setup_run_folder()
+
+    # ---- setup -------------------------------------------------------------------------------------
+    def _setup_data(self) -> None:
+        cfg = self.cfg
+        self.info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
+        report = validate(cfg.dataset, cfg.dataroot, "train", cfg.classes_file)
+        if self.dist.main:
+            print(report.format(), flush=True)
+        if not report.pairs:
+            raise TrainingError(f"no usable training pairs in {cfg.dataroot}")
+        size = (cfg.height, cfg.width)
+        augment = Augment(flip=cfg.flip, crop=cfg.crop, load_scale=cfg.load_scale)
+        self.train_set = SegmentationDataset(self.info, report.pairs, size, train=True, augment=augment, seed=cfg.seed)
+        # Fixed, augmentation-free views for sample grids and the EMA's batch-norm statistics.
+        self.plain_set = SegmentationDataset(self.info, report.pairs, size, train=False, seed=cfg.seed)
+        per_rank = len(report.pairs) // self.dist.world_size
+        self.iters_per_epoch = per_rank // cfg.batch_size
+        if self.iters_per_epoch == 0:
+            raise TrainingError(
+                f"{len(report.pairs)} training pairs are too few for batch size {cfg.batch_size} "
+                f"on {self.dist.world_size} process(es)"
+            )
+        self.total_iters = cfg.max_iters or cfg.epochs * self.iters_per_epoch
+
+    def _setup_models(self) -> None:
+        cfg, mc = self.cfg, self.model_config
+        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.G = self._new_generator().to(self.device, memory_format=fmt)
+        self.D = Discriminator(mc).to(self.device, memory_format=fmt)
+        self.EMA = None
+        if cfg.ema:
+            # A fresh module loaded with G's tensors (deepcopy would share spectral-norm state).
+            self.EMA = self._new_generator().to(self.device, memory_format=fmt)
+            self.EMA.load_state_dict(self.G.state_dict())
+            self.EMA.requires_grad_(False).eval()
+        fused = self.device.type == "cuda"
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas, fused=fused)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused)
+        prec = cfg.precision
+        if prec == "auto":
+            prec = "fp32" if self.device.type != "cuda" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[prec]
+        self.precision = prec
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=prec == "fp16")
+        # DDP wrappers train; the raw modules serve the passes whose other network is frozen.
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_train: nn.Module = DDP(self.G, device_ids=ids, broadcast_buffers=False)
+            self.D_train: nn.Module = DDP(self.D, device_ids=ids)
+        else:
+            self.G_train, self.D_train = self.G, self.D
+
+    def _new_generator(self) -> Generator:
+        g = Generator(self.model_config)
+        # SyncBatchNorm only syncs CUDA tensors: CPU ranks normalise per process.
+        return per_rank_batch_norm(g) if self.device.type == "cpu" and self.dist.enabled else g
+
+    def _setup_run_folder(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("checkpoints", "samples"):
+            (self.run_dir / sub).mkdir(exist_ok=True)
+        (self.run_dir / "config.json").write_text(self.cfg.to_json())
+        (self.run_dir / "model_config.json").write_text(self.model_config.to_json())
+        handler = logging.FileHandler(self.run_dir / "log.txt")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        self.tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        except ImportError:
+            log.info("tensorboard is not installed: scalars go to metrics.jsonl only")
+
+    # ---- one iteration -----------------------------------------------------------------------------
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None)
+
+    def sample_noise(self, labels: torch.Tensor) -> torch.Tensor | None:
+        """Training noise (B, z, H, W) per the noise mode: image-level, per class region, per pixel, or a mix."""
+        if not self.cfg.noise_3d:
+            return None
+        b, h, w = labels.shape
+        z_dim, n = self.cfg.z_dim, self.model_config.label_nc
+        modes = ["image", "region", "pixel"]
+        out = torch.empty(b, z_dim, h, w)
+        for i in range(b):
+            mode = self.cfg.noise_mode
+            if mode == "mix":
+                mode = modes[int(torch.randint(0, 3, (), generator=self.noise_gen))]
+            if mode == "image":
+                out[i] = torch.randn(z_dim, 1, 1, generator=self.noise_gen).expand(z_dim, h, w)
+            elif mode == "region":
+                table = torch.randn(n, z_dim, generator=self.noise_gen)
+                out[i] = table[labels[i].cpu()].permute(2, 0, 1)
+            else:
+                out[i] = torch.randn(z_dim, h, w, generator=self.noise_gen)
+        return out.to(self.device)
+
+    def _onehot(self, labels: torch.Tensor) -> torch.Tensor:
+        x = F.one_hot(labels, self.model_config.label_nc).permute(0, 3, 1, 2).float()
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x.contiguous()
+
+    def step(self, image: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        cfg, mc = self.cfg, self.model_config
+        onehot = self._onehot(labels)
+        weights = losses.class_weights(labels, mc.label_nc, mc.dont_care_id, cfg.class_balance)
+
+        # G step: D's parameters get no gradients (frozen), only the image does.
+        self.D.requires_grad_(False)
+        with self._autocast():
+            fake = self.G_train(onehot, self.sample_noise(labels))
+            loss_g = losses.real_loss(self.D(fake), labels, weights)
+        self.opt_G.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_g).backward()
+        self.scaler.step(self.opt_G)
+        self.scaler.update()
+        self.D.requires_grad_(True)
+
+        # D step: fresh fake from the updated G; D sees fake, real and the mix in one batched call
+        # (D has no batch-dependent layers, so this equals three separate calls).
+        with torch.no_grad(), self._autocast():
+            fake = self.G(onehot, self.sample_noise(labels))
+        parts = [fake, image]
+        mask = None
+        if cfg.labelmix:
+            mask = (
+                losses.cutmix_mask(labels, self.noise_gen)
+                if cfg.cutmix
+                else losses.labelmix_mask(labels, mc.label_nc, self.noise_gen)
+            )
+            parts.append(mask * image + (1 - mask) * fake)
+        with self._autocast():
+            out = self.D_train(torch.cat(parts))
+        d_fake, d_real = out[: len(image)], out[len(image) : 2 * len(image)]
+        loss_fake = losses.fake_loss(d_fake)
+        loss_real = losses.real_loss(d_real, labels, weights)
+        loss_lm = (
+            cfg.lambda_labelmix * losses.labelmix_loss(mask, out[2 * len(image) :], d_real, d_fake)
+            if mask is not None
+            else torch.zeros((), device=self.device)
+        )
+        loss_d = loss_fake + loss_real + loss_lm
+        self.opt_D.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_d).backward()
+        self.scaler.step(self.opt_D)
+        self.scaler.update()
+
+        if self.EMA is not None:
+            update_ema(self.EMA, self.G, cfg.ema_decay)
+        return {
+            "G/adv": loss_g.item(),
+            "D/fake": loss_fake.item(),
+            "D/real": loss_real.item(),
+            "D/labelmix": loss_lm.item(),
+        }
+
+    # ---- loop --------------------------------------------------------------------------------------
+    def _loader(self) -> DataLoader:
+        self.train_set.set_epoch(self.epoch)
+        batches = EpochBatches(len(self.train_set), self.cfg.batch_size, self.dist, self.cfg.seed, self.epoch, self.batch_in_epoch)
+        return DataLoader(
+            self.train_set,
+            batch_sampler=batches,
+            num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
+
+    def _install_signal_handlers(self) -> None:
+        def request_stop(signum: int, _frame: Any) -> None:
+            self.stop_requested = True
+            log.info("signal %s: saving a checkpoint and stopping after this iteration", signum)
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    def train(self) -> str:
+        """Run to the end (or a stop: signal, time limit). Returns why it ended."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        self._install_signal_handlers()
+        start = time.monotonic()
+        deadline = start + cfg.time_limit * 60 if cfg.time_limit > 0 else math.inf
+        reserve = 30.0  # seconds kept for the final checkpoint; grows with measured save times
+        bar = tqdm(total=self.total_iters, initial=self.iteration, disable=not self.dist.main, dynamic_ncols=True)
+        if self.dist.main:
+            log.info("training %s: %d iterations of batch %d on %s (%s), %d per epoch",
+                     cfg.name, self.total_iters, cfg.batch_size, self.device, self.precision, self.iters_per_epoch)
+        reason = "finished"
+        step_time = 0.0
+        while self.iteration < self.total_iters and reason == "finished":
+            for batch in self._loader():
+                t0 = time.monotonic()
+                image = batch["image"].to(self.device, non_blocking=True)
+                if cfg.channels_last:
+                    image = image.contiguous(memory_format=torch.channels_last)
+                stats = self.step(image, batch["labels"].to(self.device, non_blocking=True))
+                self.iteration += 1
+                self.batch_in_epoch += 1
+                step_time = time.monotonic() - t0
+                bar.update(1)
+                bar.set_postfix({k.split("/")[1] if k != "G/adv" else "G": f"{v:.3f}" for k, v in stats.items()})
+                if self.dist.main and (self.iteration % cfg.log_every == 0 or self.iteration == 1):
+                    self._log_scalars(stats, step_time)
+                if self.dist.main and self.iteration % cfg.sample_every == 0:
+                    self.save_samples()
+                out_of_time = time.monotonic() + reserve + 2 * step_time > deadline
+                stop = any_rank(self.stop_requested or out_of_time, self.dist)
+                if stop or self.iteration % cfg.checkpoint_every == 0 or self.iteration >= self.total_iters:
+                    t_save = time.monotonic()
+                    self.save_checkpoint()
+                    reserve = max(reserve, 2 * (time.monotonic() - t_save))
+                if stop:
+                    reason = "stopped by signal" if self.stop_requested else "time limit"
+                    break
+                if self.iteration >= self.total_iters:
+                    break
+            else:
+                self.epoch += 1
+                self.batch_in_epoch = 0
+        bar.close()
+        self._check_ranks_agree()
+        if self.dist.main:
+            log.info("%s at iteration %d (epoch %d)", reason, self.iteration, self.epoch)
+            if self.tb is not None:
+                self.tb.close()
+        return reason
+
+    def _log_scalars(self, stats: dict[str, float], step_time: float) -> None:
+        record = {"iteration": self.iteration, "epoch": self.epoch, "sec_per_iter": step_time,
+                  "images_per_sec": self.cfg.batch_size * self.dist.world_size / max(step_time, 1e-9), **stats}
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        if self.tb is not None:
+            for k, v in record.items():
+                if k != "iteration":
+                    self.tb.add_scalar(k, v, self.iteration)
+
+    def _check_ranks_agree(self) -> None:
+        """After DDP training every rank must hold the same weights; say so (or fail loudly)."""
+        if not self.dist.enabled:
+            return
+        local = torch.tensor([sum(p.double().sum().item() for p in m.parameters()) for m in (self.G, self.D)],
+                             dtype=torch.float64, device=self.device)
+        gathered = [torch.zeros_like(local) for _ in range(self.dist.world_size)]
+        torch.distributed.all_gather(gathered, local)
+        same = all(torch.equal(g, gathered[0]) for g in gathered)
+        if self.dist.main:
+            log.info("weights identical on all %d ranks: %s", self.dist.world_size, same)
+        if not same:
+            raise TrainingError("DDP ranks diverged: weights differ between processes")
+
+    # ---- EMA batch-norm statistics, samples, checkpoints ------------------------------------------
+    def _fixed_batch(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        items = [self.plain_set[i % len(self.plain_set)] for i in range(start, start + count)]
+        image = torch.stack([it["image"] for it in items]).to(self.device)
+        labels = torch.stack([it["labels"] for it in items]).to(self.device)
+        return image, labels
+
+    def _fixed_noise(self, labels: torch.Tensor, seed: int) -> torch.Tensor | None:
+        if not self.cfg.noise_3d:
+            return None
+        g = torch.Generator().manual_seed(seed)
+        b, h, w = labels.shape
+        return torch.randn(b, self.cfg.z_dim, 1, 1, generator=g).expand(-1, -1, h, w).to(self.device)
+
+    @torch.no_grad()
+    def recompute_ema_bn(self) -> None:
+        """Batch-norm statistics of the EMA generator from real batches (its averaged weights never saw the
+        running statistics G accumulated). Uses fixed data and noise: no training randomness is consumed."""
+        if self.EMA is None or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.EMA.modules()):
+            return
+        bns = [m for m in self.EMA.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the batches below
+        self.EMA.train()
+        bs = min(self.cfg.batch_size, len(self.plain_set))
+        for k in range(self.cfg.ema_bn_batches):
+            _, labels = self._fixed_batch(k * bs, bs)
+            with self._autocast():
+                self.EMA(self._onehot(labels), self._fixed_noise(labels, seed=k))
+        for bn in bns:
+            bn.momentum = 0.1
+        self.EMA.eval()
+
+    @torch.no_grad()
+    def save_samples(self, count: int = 4) -> Path:
+        """A grid per row: labels | real | G | EMA, from fixed training layouts and fixed noise."""
+        self.recompute_ema_bn()
+        image, labels = self._fixed_batch(0, min(count, len(self.plain_set)))
+        z = self._fixed_noise(labels, seed=12345)
+        cols = [torch.from_numpy(np.stack([colorize(lab.cpu().numpy(), self.model_config) for lab in labels]))]
+        to_u8 = lambda x: ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu()  # noqa: E731
+        cols.append(to_u8(image))
+        self.G.eval()
+        with self._autocast():
+            cols.append(to_u8(self.G(self._onehot(labels), z)))
+            if self.EMA is not None:
+                cols.append(to_u8(self.EMA(self._onehot(labels), z)))
+        self.G.train()
+        grid = torch.cat([torch.cat(list(c), dim=0) for c in cols], dim=1).numpy()  # rows of samples
+        path = self.run_dir / "samples" / f"iter_{self.iteration:07d}.png"
+        Image.fromarray(grid).save(path)
+        return path
+
+    def save_checkpoint(self) -> None:
+        noise_states = [self.noise_gen.get_state()]
+        if self.dist.enabled:
+            noise_states = [None] * self.dist.world_size  # type: ignore[list-item]
+            torch.distributed.all_gather_object(noise_states, self.noise_gen.get_state())
+        self.recompute_ema_bn()
+        if not self.dist.main:
+            return
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": self.cfg.to_json(),
+            "model_config": self.model_config.to_json(),
+            "iteration": self.iteration,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "EMA": self.EMA.state_dict() if self.EMA is not None else None,
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng_torch": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "rng_noise": noise_states,
+        }
+        _atomic_torch_save(ckpt, self.run_dir / "checkpoints" / "latest.pt")
+
+    def _load(self, ckpt: dict[str, Any]) -> None:
+        saved = ModelConfig.from_json(ckpt["model_config"])
+        if saved != self.model_config:
+            diff = {k: (v, getattr(self.model_config, k)) for k, v in saved.to_dict().items()
+                    if getattr(self.model_config, k) != v}
+            raise TrainingError(f"the checkpoint's model differs from this configuration: {diff}")
+        self.G.load_state_dict(ckpt["G"])
+        self.D.load_state_dict(ckpt["D"])
+        if self.EMA is not None:
+            if ckpt["EMA"] is None:
+                raise TrainingError("the checkpoint was trained without EMA; resume with --no-ema")
+            self.EMA.load_state_dict(ckpt["EMA"])
+        self.opt_G.load_state_dict(ckpt["opt_G"])
+        self.opt_D.load_state_dict(ckpt["opt_D"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.iteration, self.epoch, self.batch_in_epoch = ckpt["iteration"], ckpt["epoch"], ckpt["batch_in_epoch"]
+        torch.set_rng_state(ckpt["rng_torch"])
+        if self.device.type == "cuda" and ckpt["rng_cuda"]:
+            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+        states = ckpt["rng_noise"]
+        if len(states) == self.dist.world_size:
+            self.noise_gen.set_state(states[self.dist.rank])
+        else:
+            log.warning("checkpoint from %d processes resumed on %d: noise streams re-seeded", len(states), self.dist.world_size)
+        if self.batch_in_epoch >= self.iters_per_epoch:
+            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+
+
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BN statistics, spectral-norm
+    vectors) follow the model and are recomputed for the EMA weights before they are used."""
+    with torch.no_grad():
+        ema_params = list(ema.parameters())
+        torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1.0 - decay)
+        for b_ema, b in zip(ema.buffers(), model.buffers()):
+            b_ema.copy_(b)
+
+
+def export(run_dir: Path, out: Path, half: bool = False, with_discriminator: bool = True) -> OasisModel:
+    """The model folder `oasis_core.load_model` reads: EMA generator (G without EMA), discriminator, palette."""
+    ckpt = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
+    mc = ModelConfig.from_json(ckpt["model_config"])
+    model = OasisModel(mc, with_discriminator=with_discriminator)
+    model.generator.load_state_dict(ckpt["EMA"] if ckpt["EMA"] is not None else ckpt["G"])
+    if model.discriminator is not None:
+        model.discriminator.load_state_dict(ckpt["D"])
+    if half:
+        model.half()
+    model.save_pretrained(out)
+    return model
