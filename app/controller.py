@@ -1,0 +1,399 @@
+"""The thin layer between widgets, the document and the inference worker: user intent -> edits and requests."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from oasis_core import (
+    LabelError,
+    ModelConfig,
+    OasisModel,
+    Synthesizer,
+    image_to_rgb,
+    read_label_png,
+    save_label_png,
+)
+from oasis_core import noise as noise_ops
+
+from . import project
+from .document import Document
+from .worker import ModelRequest, Request, SynthFactory, WorkerThread
+
+LIVE_DELAY_MS = 300
+HISTORY_LIMIT = 24
+FRAME_COUNT = 12
+MAX_UI_SEED = 2**31 - 1  # what a QSpinBox can show
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    source: str  # folder, Hub id or checkpoint path, as the user gave it
+    folder: Path | None  # where a model card (README.md) may be
+    config: ModelConfig
+    can_segment: bool
+    description: str  # device and precision
+
+
+@dataclass(frozen=True)
+class Variation:
+    seed: int
+    noise: torch.Tensor | None
+    image: np.ndarray
+
+
+class Controller(QObject):
+    document_changed = Signal(object)  # the new Document
+    model_changed = Signal(object)  # ModelInfo
+    model_failed = Signal(str)
+    device_described = Signal(str)
+    busy_changed = Signal(bool)
+    latency = Signal(float)  # seconds of the last generation
+    error = Signal(str, str)  # title, message
+    notice = Signal(str)
+    history_changed = Signal()
+    frames_changed = Signal()
+
+    def __init__(self, synth_factory: SynthFactory = Synthesizer, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = WorkerThread(synth_factory)
+        self.worker = self._thread.worker
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.model_ready.connect(self._on_model_ready)
+        self.worker.model_failed.connect(self._on_model_failed)
+        self.worker.notice.connect(self.notice)
+        self.worker.described.connect(self._on_described)
+        self.worker.busy_changed.connect(self.busy_changed)
+        self.document: Document | None = None
+        self.model: ModelInfo | None = None
+        self._pending_model: tuple[str, Path | None] | None = None
+        self._seq = 0
+        self._latest: dict[str, int] = {}
+        self._rng = random.Random()
+        self.live = False
+        self.lock_noise = True
+        self.history: list[Variation] = []
+        self.interp_a: torch.Tensor | None = None
+        self.interp_b: torch.Tensor | None = None
+        self.interp_in_selection = False
+        self.frames: np.ndarray | None = None  # (F, H, W, 3) for the current A, B and layout
+        self._frame_noise_args: tuple | None = None
+        self.frames_stale = False  # the layout changed since the frames were made
+        self._live_timer = QTimer(self, singleShot=True, interval=LIVE_DELAY_MS)
+        self._live_timer.timeout.connect(self.generate)
+
+    def shutdown(self) -> None:
+        self._live_timer.stop()
+        self._thread.stop()
+
+    # ---- models ----------------------------------------------------------------------------------
+    def load_model(
+        self,
+        loader: Callable[[], OasisModel],
+        source: str,
+        folder: Path | None,
+        device: str = "auto",
+        precision: str = "auto",
+    ) -> None:
+        """Load (and build the synthesizer) in the worker thread; `model_changed` or `model_failed` follows."""
+        self._pending_model = (source, folder)
+        self.worker.load(ModelRequest(self._next("model"), loader, device, precision))
+
+    def reconfigure(self, device: str, precision: str) -> None:
+        """Rebuild the synthesizer of the current model on another device or precision."""
+        if self.model is not None:
+            self._pending_model = (self.model.source, self.model.folder)
+            self.worker.load(ModelRequest(self._next("model"), None, device, precision))
+
+    def _on_model_ready(self, seq: int, model: OasisModel, description: str) -> None:
+        if seq != self._latest.get("model"):
+            return
+        source, folder = self._pending_model or ("", None)
+        cfg = model.config
+        old = self.model
+        self.model = ModelInfo(cfg.name or source, source, folder, cfg, model.has_discriminator, description)
+        if old is None or old.config != cfg or self.document is None:
+            self._new_document(cfg)
+        self.model_changed.emit(self.model)
+
+    def _on_model_failed(self, seq: int, message: str) -> None:
+        if seq == self._latest.get("model"):
+            self.model_failed.emit(message)
+
+    def _on_described(self, description: str) -> None:
+        if self.model is not None:
+            self.model = dataclasses.replace(self.model, description=description)
+            self.device_described.emit(description)
+
+    def _new_document(self, cfg: ModelConfig, keep_layout: bool = True) -> None:
+        doc = Document(cfg, seed=0, parent=self)
+        old = self.document
+        if keep_layout and old is not None and old.config.label_nc == cfg.label_nc:
+            # Another model for the same classes: the painted layout carries over (resized, nearest).
+            t = torch.from_numpy(old.labels.astype(np.int64))[None]
+            doc.labels[...] = noise_ops.resize_nearest(t, doc.shape)[0].numpy()
+        self._attach(doc)
+
+    def _attach(self, doc: Document) -> None:
+        if self.document is not None:
+            self.document.edit_finished.disconnect(self._on_edit)
+            self.document.deleteLater()
+        self.document = doc
+        doc.edit_finished.connect(self._on_edit)
+        self.history.clear()
+        self.interp_a = self.interp_b = None
+        self._clear_frames()
+        self.history_changed.emit()
+        self.document_changed.emit(doc)
+
+    # ---- generation ------------------------------------------------------------------------------
+    def _next(self, kind: str) -> int:
+        self._seq += 1
+        self._latest[kind] = self._seq
+        return self._seq
+
+    def generate(self) -> None:
+        """Queue a generation of the current layout and noise; a newer request replaces it."""
+        doc = self.document
+        if doc is None or self.model is None:
+            return
+        self._live_timer.stop()
+        if self.frames_stale:
+            self.make_frames()
+        labels, z, seed = doc.labels.copy(), doc.noise, doc.seed
+        self.worker.submit(Request("generate", self._next("generate"), lambda s: (s.generate(labels, z), z, seed)))
+
+    def set_live(self, on: bool) -> None:
+        self.live = on
+        if on:
+            self.generate()
+
+    def _on_edit(self, changed: np.ndarray) -> None:
+        doc = self.document
+        if doc is None:
+            return
+        if not self.lock_noise and doc.noise is not None:
+            doc.set_noise(noise_ops.resample(doc.noise, changed, self._new_seed()))
+        if self._frame_args() is not None:
+            self.frames_stale = True  # remade with the next generation
+            self._clear_frames()
+        if self.live:
+            self._live_timer.start()  # restarted by every edit: a burst gives one generation
+
+    def _new_seed(self) -> int:
+        return self._rng.randint(0, MAX_UI_SEED)
+
+    def new_variation(self, seed: int | None = None) -> None:
+        """Global re-roll: noise from a new (or the given) seed, then generate."""
+        if self.document is None or not self.document.config.noise_3d:
+            return
+        self.document.set_seed(self._new_seed() if seed is None else seed)
+        self.generate()
+
+    def reroll_selection(self) -> bool:
+        doc = self.document
+        if doc is None or doc.noise is None or doc.selection is None:
+            return False
+        doc.set_noise(noise_ops.resample(doc.noise, doc.selection, self._new_seed()))
+        self.generate()
+        return True
+
+    def reroll_class(self, class_id: int) -> bool:
+        doc = self.document
+        if doc is None or doc.noise is None or not (doc.labels == class_id).any():
+            return False
+        doc.set_noise(noise_ops.resample_classes(doc.noise, doc.labels, [class_id], self._new_seed()))
+        self.generate()
+        return True
+
+    def _on_finished(self, kind: str, seq: int, result: Any, seconds: float) -> None:
+        if seq != self._latest.get(kind) or self.document is None:
+            return  # stale: a newer request of this kind was made
+        if kind == "generate":
+            image, z, seed = result
+            self.document.set_image(image)
+            self.latency.emit(seconds)
+            self._remember(Variation(seed, z, image))
+        elif kind == "frames":
+            del self._latest["frames"]
+            self.frames = result
+            self.frames_changed.emit()
+        elif kind == "segment":
+            self.document.set_labels(result, "Photo to layout")
+            self.generate()
+
+    def _on_failed(self, kind: str, seq: int, message: str) -> None:
+        if seq == self._latest.get(kind):
+            if kind == "frames":
+                del self._latest["frames"]
+                self.frames_changed.emit()
+            self.error.emit({"segment": "Photo to layout"}.get(kind, "Generation failed"), message)
+
+    # ---- history ---------------------------------------------------------------------------------
+    def _remember(self, variation: Variation) -> None:
+        same = [i for i, v in enumerate(self.history) if v.noise is variation.noise]
+        if same:
+            self.history[same[0]] = variation  # same noise, new layout: one entry per variation
+        else:
+            self.history.append(variation)
+            del self.history[:-HISTORY_LIMIT]
+        self.history_changed.emit()
+
+    def restore_variation(self, index: int) -> None:
+        v = self.history[index]
+        doc = self.document
+        if doc is None:
+            return
+        doc.set_noise(v.noise, seed=v.seed)
+        doc.set_image(v.image)
+        # The stored image was made with the layout of its time; bring it up to date if that changed.
+        self.generate()
+
+    # ---- interpolation ---------------------------------------------------------------------------
+    def set_interp_end(self, which: str) -> None:
+        """Take the current noise as end point "a" or "b"; frames follow once both are set."""
+        if self.document is None or self.document.noise is None:
+            return
+        setattr(self, f"interp_{which}", self.document.noise)
+        self.make_frames()
+
+    def set_interp_in_selection(self, on: bool) -> None:
+        self.interp_in_selection = on
+        self.make_frames()
+
+    def _frame_args(self) -> tuple | None:
+        doc = self.document
+        if doc is None or self.interp_a is None or self.interp_b is None:
+            return None
+        mask = doc.selection.copy() if self.interp_in_selection and doc.selection is not None else None
+        return self.interp_a, self.interp_b, mask
+
+    def frame_times(self) -> list[float]:
+        return [i / (FRAME_COUNT - 1) for i in range(FRAME_COUNT)]
+
+    def make_frames(self) -> None:
+        """All frames in one batch in the background, so that scrubbing the slider is instant."""
+        self._clear_frames()
+        self.frames_stale = False
+        args = self._frame_args()
+        if args is None:
+            return
+        self._frame_noise_args = args
+        a, b, mask = args
+        labels, ts = self.document.labels.copy(), self.frame_times()
+        self.worker.submit(
+            Request(
+                "frames",
+                self._next("frames"),
+                lambda s: s.generate_batch(labels, noise_ops.interpolate(a, b, ts, mask=mask)),
+            )
+        )
+        self.frames_changed.emit()  # now pending
+
+    @property
+    def frames_pending(self) -> bool:
+        return "frames" in self._latest
+
+    def _clear_frames(self) -> None:
+        self._latest.pop("frames", None)  # a frames result still on its way is stale now
+        self.frames = None
+        self.frames_changed.emit()
+
+    def show_frame(self, index: int) -> None:
+        """Make frame `index` current: its image at once, and its noise for what follows."""
+        if self.frames is None or self._frame_noise_args is None or self.document is None:
+            return
+        a, b, mask = self._frame_noise_args
+        z = noise_ops.interpolate(a, b, [self.frame_times()[index]], mask=mask)
+        self.document.set_noise(z)
+        self.document.set_image(self.frames[index])
+
+    def export_gif(self, path: str | Path, frame_ms: int = 80) -> None:
+        if self.frames is None:
+            raise ValueError("make the interpolation frames first (set A and B)")
+        frames = [Image.fromarray(f) for f in self.frames]
+        loop = frames + frames[-2:0:-1]  # there and back again
+        loop[0].save(path, format="GIF", save_all=True, append_images=loop[1:], duration=frame_ms, loop=0)
+
+    # ---- files -----------------------------------------------------------------------------------
+    def open_labels(self, path: str | Path) -> list[str]:
+        """Load a label PNG into the canvas (one undo step); returns warnings. Raises LabelError."""
+        doc = self._need_document()
+        loaded = read_label_png(path, doc.config)
+        labels = loaded.labels
+        if labels.shape != doc.shape:
+            t = torch.from_numpy(labels.astype(np.int64))[None]
+            labels = noise_ops.resize_nearest(t, doc.shape)[0].numpy()
+            loaded.warnings.append(
+                f"the layout was {loaded.labels.shape[1]}x{loaded.labels.shape[0]} and "
+                f"was resized to the model's {doc.shape[1]}x{doc.shape[0]}"
+            )
+        doc.set_labels(labels, "Open layout")
+        if self.live:
+            self.generate()
+        return loaded.warnings
+
+    def save_labels(self, path: str | Path) -> None:
+        doc = self._need_document()
+        save_label_png(path, doc.labels, doc.config)
+
+    def export_image(self, path: str | Path) -> None:
+        doc = self._need_document()
+        if doc.image is None:
+            raise ValueError("there is no image yet: generate one first")
+        Image.fromarray(doc.image).save(path, quality=95)
+
+    def project_data(self) -> project.ProjectData:
+        doc = self._need_document()
+        info = self.model
+        return project.ProjectData(
+            doc.labels.copy(), doc.seed, doc.noise, doc.image, info.name if info else "", info.source if info else ""
+        )
+
+    def save_project(self, path: str | Path) -> None:
+        doc = self._need_document()
+        project.save_project(path, self.project_data(), doc.config)
+        doc.mark_saved()
+
+    def open_project(self, path: str | Path) -> list[str]:
+        """Replace the document by a project; the current one is untouched if the file is bad."""
+        doc = self._need_document()
+        data = project.load_project(path, doc.config)
+        new = Document(doc.config, seed=data.seed, parent=self)
+        new.labels[...] = data.labels
+        if data.noise is not None:
+            new.noise = data.noise
+        new.image = data.image
+        new.mark_saved()
+        self._attach(new)
+        if new.image is not None:
+            self._remember(Variation(new.seed, new.noise, new.image))
+        return data.warnings
+
+    def segment_photo(self, path: str | Path) -> None:
+        """Photo -> layout with the model's discriminator, in the background. Raises for unreadable photos."""
+        doc = self._need_document()
+        if self.model is None or not self.model.can_segment:
+            raise RuntimeError("this model has no discriminator, so it cannot turn photos into layouts")
+        try:
+            with Image.open(path) as im:
+                rgb = image_to_rgb(im.convert("RGB").resize((doc.shape[1], doc.shape[0]), Image.BICUBIC))
+        except (OSError, SyntaxError, ValueError) as e:
+            raise LabelError(f"{path}: not a readable photo ({e})") from e
+        self.worker.submit(Request("segment", self._next("segment"), lambda s: s.segment(rgb)))
+
+    def _need_document(self) -> Document:
+        if self.document is None:
+            raise RuntimeError("no model is loaded yet: open a model first")
+        return self.document

@@ -1,0 +1,99 @@
+"""Small dialogs: settings (device, precision), the shortcut list and About with the model card."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .controller import ModelInfo
+from .settings import DEVICES, PRECISIONS
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, device: str, precision: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.device.setCurrentText(device)
+        self.device.setToolTip("auto: CUDA, then Apple MPS, then the CPU")
+        self.precision = QComboBox()
+        self.precision.addItems(PRECISIONS)
+        self.precision.setCurrentText(precision)
+        self.precision.setToolTip("auto: bf16/fp16 on GPUs, fp32 on CPUs; fp16 is GPU-only")
+        form = QFormLayout(self)
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+
+def shortcuts_dialog(actions: list[QAction], parent: QWidget | None = None) -> QDialog:
+    """Every action with a shortcut, generated from the actions themselves so it cannot go stale."""
+    rows = [(a.text().replace("&", ""), a.shortcut().toString()) for a in actions if not a.shortcut().isEmpty()]
+    dlg = QDialog(parent)
+    dlg.setWindowTitle("Keyboard shortcuts")
+    table = QTableWidget(len(rows), 2)
+    table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+    for r, (name, keys) in enumerate(rows):
+        table.setItem(r, 0, QTableWidgetItem(name))
+        table.setItem(r, 1, QTableWidgetItem(keys))
+    table.resizeColumnsToContents()
+    table.verticalHeader().hide()
+    layout = QVBoxLayout(dlg)
+    layout.addWidget(table)
+    extra = (
+        "Mouse: left paints / uses the tool; middle-drag or the Hand tool pans; the wheel zooms. "
+        "Right-click a class in the palette to re-roll its noise or make it the eraser's background."
+    )
+    note = QTextBrowser()
+    note.setPlainText(extra)
+    note.setMaximumHeight(70)
+    layout.addWidget(note)
+    dlg.resize(460, 560)
+    return dlg
+
+
+def model_card_text(info: ModelInfo | None) -> str:
+    """Markdown for About: the model folder's README.md if it has one, else what the config says."""
+    head = "# OASIS Studio\n\nPaint a semantic layout, get a photo (OASIS, ICLR 2021).\n\n"
+    if info is None:
+        return head + "No model is loaded."
+    readme = info.folder / "README.md" if info.folder is not None else None
+    if readme is not None and readme.is_file():
+        return head + readme.read_text(encoding="utf-8", errors="replace")
+    cfg = info.config
+    return head + (
+        f"## Model: {info.name}\n\nSource: `{info.source}`\n\n"
+        f"{cfg.label_nc} classes, {cfg.width}x{cfg.height} pixels, "
+        f"{'3D noise of ' + str(cfg.z_dim) + ' channels' if cfg.noise_3d else 'no 3D noise'}, "
+        f"{'with' if info.can_segment else 'without'} a discriminator (photo to layout).\n\n"
+        "This model has no model card (README.md)."
+    )
+
+
+def about_dialog(info: ModelInfo | None, parent: QWidget | None = None) -> QDialog:
+    dlg = QDialog(parent)
+    dlg.setWindowTitle("About OASIS Studio")
+    text = QTextBrowser()
+    text.setMarkdown(model_card_text(info))
+    text.setOpenExternalLinks(True)
+    layout = QVBoxLayout(dlg)
+    layout.addWidget(text)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dlg.reject)
+    layout.addWidget(buttons)
+    dlg.resize(560, 480)
+    return dlg

@@ -1,0 +1,704 @@
+"""The main window: lays out the widgets, wires actions to the controller, shows dialogs. No model logic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QProgressDialog,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from oasis_core import bundled_models, default_model, import_official, load_model
+
+from . import project
+from .autosave import AUTOSAVE_MS, Autosaver, recovery_model_source
+from .canvas import CanvasView, Tool, ToolState
+from .controller import FRAME_COUNT, MAX_UI_SEED, Controller, ModelInfo
+from .dialogs import SettingsDialog, about_dialog, shortcuts_dialog
+from .document import Document
+from .palette import NUMBER_KEYS, PaletteWidget
+from .settings import device_settings, recovery_path, save_device_settings
+from .views import HistoryStrip, InterpolationPanel, ResultView
+
+LABEL_FILTER = "Label maps (*.png);;All files (*)"
+PROJECT_FILTER = f"OASIS Studio projects (*{project.SUFFIX})"
+IMAGE_FILTER = "PNG image (*.png);;JPEG image (*.jpg *.jpeg)"
+PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff);;All files (*)"
+
+TOOL_KEYS = {
+    Tool.BRUSH: ("&Brush", "B", "Paint the selected class (round or square tip, [ and ] change the size)"),
+    Tool.ERASER: ("&Eraser", "E", "Paint the background class (right-click a class: use as eraser background)"),
+    Tool.FILL: ("&Fill", "G", "Fill the clicked region (or every pixel of its class) with the selected class"),
+    Tool.EYEDROPPER: ("Eye&dropper", "I", "Pick the class under the cursor"),
+    Tool.LINE: ("&Line", "U", "Drag a straight line with the brush tip"),
+    Tool.RECT: ("&Rectangle", "R", "Drag a filled rectangle"),
+    Tool.SELECT_RECT: ("Rectangle &selection", "M", "Select a rectangle (for re-rolling or local interpolation)"),
+    Tool.LASSO: ("L&asso selection", "L", "Select a free-hand region"),
+    Tool.PAN: ("&Hand", "H", "Drag to pan (the middle mouse button pans with any tool)"),
+}
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        controller: Controller | None = None,
+        autosave_ms: int | None = AUTOSAVE_MS,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("OASIS Studio")
+        self.controller = controller or Controller()
+        self.tools = ToolState(self)
+        self.project_path: Path | None = None
+        self.load_error: str | None = None
+        self._restore_pending: Path | None = None
+        self._progress: QProgressDialog | None = None
+        self._interactive_load = False  # failures of loads the user asked for get a dialog
+        self._build_widgets()
+        self._build_actions()
+        self._build_toolbars_and_menus()
+        self._connect()
+        self.autosaver = None if autosave_ms is None else Autosaver(self.controller, recovery_path(), autosave_ms, self)
+        self._set_model_actions(None)
+        self.resize(1400, 860)
+
+    # ---- construction ----------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.canvas = CanvasView(self.tools)
+        self.result = ResultView()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.canvas)
+        self.splitter.addWidget(self.result)
+        self.empty_message = QLabel("Loading the model…", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        empty = QWidget()
+        lay = QVBoxLayout(empty)
+        lay.addStretch()
+        lay.addWidget(self.empty_message)
+        self.open_model_button = QPushButton("Open Model Folder…")
+        self.hub_button = QPushButton("Load from Hugging Face Hub…")
+        for b in (self.open_model_button, self.hub_button):
+            lay.addWidget(b, alignment=Qt.AlignmentFlag.AlignCenter)
+        lay.addStretch()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(empty)
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+
+        self.palette = PaletteWidget()
+        dock = QDockWidget("Classes", self)
+        dock.setObjectName("classes")
+        dock.setWidget(self.palette)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.history = HistoryStrip()
+        self.interp = InterpolationPanel()
+        bottom = QWidget()
+        blay = QVBoxLayout(bottom)
+        blay.setContentsMargins(4, 0, 4, 0)
+        blay.addWidget(self.history)
+        blay.addWidget(self.interp)
+        dock = QDockWidget("Variations", self)
+        dock.setObjectName("variations")
+        dock.setWidget(bottom)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+
+        sb = self.statusBar()
+        self.model_label = QLabel("no model")
+        self.device_label = QLabel("")
+        self.latency_label = QLabel("")
+        self.working = QProgressBar(maximumWidth=90, textVisible=False)
+        self.working.setRange(0, 0)  # busy indicator
+        self.working.setToolTip("Working…")
+        self.working.hide()
+        for w in (self.working, self.model_label, self.device_label, self.latency_label):
+            sb.addPermanentWidget(w)
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[..., Any],
+        keys: str | list[str] | None = None,
+        tip: str = "",
+        checkable: bool = False,
+    ) -> QAction:
+        a = QAction(text, self)
+        if keys:
+            a.setShortcuts([QKeySequence(k) for k in ([keys] if isinstance(keys, str) else keys)])
+        if tip:
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+        a.setCheckable(checkable)
+        (a.toggled if checkable else a.triggered).connect(slot)
+        self.addAction(a)  # shortcuts work wherever the focus is in the window
+        return a
+
+    def _build_actions(self) -> None:
+        A = self._action
+        c = self.controller
+        self.a_open_labels = A("&Open Layout…", self.open_labels_dialog, "Ctrl+O", "Open a label map PNG")
+        self.a_save_labels = A(
+            "Save &Layout As…",
+            self.save_labels_dialog,
+            "Ctrl+Shift+L",
+            "Save the layout as an index PNG with the palette",
+        )
+        self.a_open_project = A("Open &Project…", self.open_project_dialog, "Ctrl+Shift+O")
+        self.a_save_project = A(
+            "&Save Project", self.save_project_action, "Ctrl+S", "Save the layout, noise, seed and image (.oasis)"
+        )
+        self.a_save_project_as = A("Save Project &As…", self.save_project_dialog, "Ctrl+Shift+S")
+        self.a_export = A("&Export Image…", self.export_image_dialog, "Ctrl+E", "Save the result as PNG or JPEG")
+        self.a_photo = A(
+            "P&hoto to Layout…",
+            self.photo_dialog,
+            "Ctrl+Shift+P",
+            "Segment a photo with the model's discriminator into an editable layout",
+        )
+        self.a_quit = A("&Quit", self.close, "Ctrl+Q")
+        self.a_undo = A("&Undo", lambda: self.doc and self.doc.undo(), "Ctrl+Z")
+        self.a_redo = A("&Redo", lambda: self.doc and self.doc.redo(), ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.a_select_all = A("Select &All", lambda: self._select(lambda s: np.ones(s, bool)), "Ctrl+A")
+        self.a_select_none = A(
+            "Select &None", lambda: self.doc and self.doc.set_selection(None), ["Ctrl+D", "Ctrl+Shift+A"]
+        )
+        self.a_invert = A("&Invert Selection", self._invert_selection, "Ctrl+I")
+        self.a_generate = A(
+            "&Generate", c.generate, ["Ctrl+Return", "Ctrl+Enter"], "Generate an image from the layout (Ctrl+Enter)"
+        )
+        self.a_live = A("&Live", c.set_live, "Ctrl+L", "Regenerate shortly after every edit", checkable=True)
+        self.a_lock = A(
+            "Lock &Noise",
+            self._set_lock,
+            None,
+            "Keep the noise while painting so only the layout changes; unlocked, painted areas get new noise",
+            checkable=True,
+        )
+        self.a_lock.setChecked(True)
+        self.a_variation = A("New &Variation", lambda: c.new_variation(), "Ctrl+R", "Re-roll the noise everywhere")
+        self.a_reroll_sel = A(
+            "Re-roll &Selection",
+            self.reroll_selection,
+            "Ctrl+Shift+R",
+            "New noise only inside the selection; everything else stays",
+        )
+        self.a_reroll_class = A(
+            "Re-roll &Class",
+            self.reroll_current_class,
+            "Ctrl+Alt+R",
+            "New noise only on the pixels of the selected class",
+        )
+        self.a_zoom_in = A("Zoom &In", lambda: self.canvas.zoom(1.25), ["Ctrl++", "Ctrl+="])
+        self.a_zoom_out = A("Zoom &Out", lambda: self.canvas.zoom(0.8), "Ctrl+-")
+        self.a_fit = A("&Fit", self.canvas.fit, "Ctrl+0")
+        self.a_overlay = A("&Overlay", self._overlay_toggled, "O", "Show the layout over the result", True)
+        self.a_smaller = A("Smaller Brush", lambda: self._resize_brush(-1), "[")
+        self.a_bigger = A("Bigger Brush", lambda: self._resize_brush(1), "]")
+        self.a_open_model = A(
+            "Open &Model Folder…", self.open_model_dialog, None, "A folder with config.json and model.safetensors"
+        )
+        self.a_hub = A("Load from &Hub…", self.hub_dialog, None, "Download (or take from the cache) a Hub model")
+        self.a_import = A(
+            "&Import Official Checkpoint…",
+            self.import_dialog,
+            None,
+            "Convert the authors' *_EMA.pth / *_G.pth checkpoints (tensors only, no code is run)",
+        )
+        self.a_settings = A("&Settings…", self.settings_dialog, "Ctrl+,")
+        self.a_shortcuts = A("&Keyboard Shortcuts", lambda: shortcuts_dialog(self.actions(), self).exec(), "F1")
+        self.a_about = A("&About / Model Card", lambda: about_dialog(self.controller.model, self).exec())
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[Tool, QAction] = {}
+        for tool, (text, key, tip) in TOOL_KEYS.items():
+            a = A(text, lambda on, t=tool: on and self.tools.update(tool=t), key, f"{tip} ({key})", True)
+            a.setData(tool.value)
+            self.tool_group.addAction(a)
+            self.tool_actions[tool] = a
+        self.tool_actions[Tool.BRUSH].setChecked(True)
+        self.class_actions = [
+            A(f"Class {n + 1}", lambda _=False, n=n: self._pick_nth_class(n), str(n + 1)) for n in range(NUMBER_KEYS)
+        ]
+
+    def _build_toolbars_and_menus(self) -> None:
+        tb = self.addToolBar("Tools")
+        tb.setObjectName("tools")
+        tb.addActions(list(self.tool_actions.values()))
+        tb = self.addToolBar("Brush")
+        tb.setObjectName("brush")
+        self.size_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=128, maximumWidth=140)
+        self.size_slider.setValue(self.tools.size)
+        self.size_slider.setToolTip("Brush size in pixels ([ and ])")
+        self.size_spin = QSpinBox(minimum=1, maximum=256, value=self.tools.size)
+        self.tip_combo = QComboBox()
+        self.tip_combo.addItems(["Round", "Square"])
+        self.tip_combo.setToolTip("Brush tip")
+        self.fill_combo = QComboBox()
+        self.fill_combo.addItems(["Fill region", "Fill whole class"])
+        self.fill_combo.setToolTip("Fill bucket: the connected region, or every pixel of the clicked class")
+        for w in (QLabel(" Size "), self.size_slider, self.size_spin, self.tip_combo, self.fill_combo):
+            tb.addWidget(w)
+        self.overlay_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50, maximumWidth=100)
+        self.overlay_slider.setToolTip("Opacity of the layout over the result in overlay mode")
+        tb.addAction(self.a_overlay)
+        tb.addWidget(self.overlay_slider)
+
+        self.addToolBarBreak()
+        tb = self.addToolBar("Generate")
+        tb.setObjectName("generate")
+        tb.addAction(self.a_generate)
+        self.live_check = QCheckBox("Live")
+        self.live_check.setToolTip(self.a_live.toolTip())
+        self.lock_check = QCheckBox("Lock noise", checked=True)
+        self.lock_check.setToolTip(self.a_lock.toolTip())
+        self.seed_spin = QSpinBox(minimum=0, maximum=MAX_UI_SEED, keyboardTracking=False, minimumWidth=110)
+        self.seed_spin.setToolTip("Seed of the global noise: type one to return to that variation")
+        for w in (self.live_check, self.lock_check, QLabel(" Seed "), self.seed_spin):
+            tb.addWidget(w)
+        tb.addActions([self.a_variation, self.a_reroll_sel, self.a_reroll_class])
+
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addActions([self.a_open_labels, self.a_save_labels])
+        m.addSeparator()
+        m.addActions([self.a_open_project, self.a_save_project, self.a_save_project_as])
+        m.addSeparator()
+        m.addActions([self.a_export, self.a_photo])
+        m.addSeparator()
+        m.addAction(self.a_quit)
+        m = mb.addMenu("&Edit")
+        m.addActions([self.a_undo, self.a_redo])
+        m.addSeparator()
+        m.addActions([self.a_select_all, self.a_select_none, self.a_invert])
+        m.addSeparator()
+        m.addActions([self.a_smaller, self.a_bigger])
+        m = mb.addMenu("&Tools")
+        m.addActions(list(self.tool_actions.values()))
+        m = mb.addMenu("&Generate")
+        m.addActions([self.a_generate, self.a_live, self.a_lock])
+        m.addSeparator()
+        m.addActions([self.a_variation, self.a_reroll_sel, self.a_reroll_class])
+        m = mb.addMenu("&View")
+        m.addActions([self.a_zoom_in, self.a_zoom_out, self.a_fit, self.a_overlay])
+        m = mb.addMenu("&Model")
+        self.bundled_menu = m.addMenu("&Bundled Models")
+        self.bundled_menu.aboutToShow.connect(self._fill_bundled_menu)
+        m.addActions([self.a_open_model, self.a_hub, self.a_import])
+        m.addSeparator()
+        m.addAction(self.a_settings)
+        m = mb.addMenu("&Help")
+        m.addActions([self.a_shortcuts, self.a_about])
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.document_changed.connect(self._on_document)
+        c.model_changed.connect(self._on_model)
+        c.model_failed.connect(self._on_model_failed)
+        c.device_described.connect(self.device_label.setText)
+        c.busy_changed.connect(self.working.setVisible)
+        c.latency.connect(lambda s: self.latency_label.setText(f"last: {s * 1000:.0f} ms"))
+        c.error.connect(self.show_error)
+        c.notice.connect(self._notice)
+        c.history_changed.connect(lambda: self.history.set_variations(c.history))
+        c.frames_changed.connect(self._frames_changed)
+        self.history.variation_clicked.connect(c.restore_variation)
+        self.interp.set_a.connect(lambda: c.set_interp_end("a"))
+        self.interp.set_b.connect(lambda: c.set_interp_end("b"))
+        self.interp.in_selection_toggled.connect(c.set_interp_in_selection)
+        self.interp.frame_selected.connect(c.show_frame)
+        self.interp.export_gif.connect(self.export_gif_dialog)
+        self.palette.class_selected.connect(lambda i: self.tools.update(class_id=i))
+        self.palette.reroll_requested.connect(c.reroll_class)
+        self.palette.eraser_requested.connect(lambda i: self.tools.update(background_id=i))
+        self.canvas.class_picked.connect(self.palette.select)
+        self.canvas.hovered.connect(self._hovered)
+        self.tools.changed.connect(self._tools_changed)
+        self.size_slider.valueChanged.connect(lambda v: self.tools.update(size=v))
+        self.size_spin.valueChanged.connect(lambda v: self.tools.update(size=v))
+        self.tip_combo.currentIndexChanged.connect(lambda i: self.tools.update(round_tip=i == 0))
+        self.fill_combo.currentIndexChanged.connect(lambda i: self.tools.update(fill_contiguous=i == 0))
+        self.overlay_slider.valueChanged.connect(lambda v: self.canvas.set_overlay(self.canvas.overlay, v / 100))
+        self.live_check.toggled.connect(self.a_live.setChecked)
+        self.a_live.toggled.connect(self.live_check.setChecked)
+        self.lock_check.toggled.connect(self.a_lock.setChecked)
+        self.a_lock.toggled.connect(self.lock_check.setChecked)
+        self.seed_spin.valueChanged.connect(self._seed_typed)
+        self.open_model_button.clicked.connect(self.open_model_dialog)
+        self.hub_button.clicked.connect(self.hub_dialog)
+
+    # ---- state -----------------------------------------------------------------------------------
+    @property
+    def doc(self) -> Document | None:
+        return self.controller.document
+
+    def _on_document(self, doc: Document) -> None:
+        self.canvas.set_document(doc)
+        self.result.set_image(doc.image)
+        doc.image_changed.connect(lambda: self.result.set_image(doc.image))
+        doc.undo_state_changed.connect(self._undo_state)
+        doc.modified_changed.connect(lambda _: self._update_title())
+        doc.noise_changed.connect(self._noise_changed)
+        doc.selection_changed.connect(self._selection_state)
+        self._undo_state()
+        self._noise_changed()
+        self._selection_state()
+        self._update_title()
+
+    def _on_model(self, info: ModelInfo) -> None:
+        self._close_progress()
+        self.load_error = None
+        cfg = info.config
+        self.palette.set_config(cfg)
+        first = cfg.semantic_ids[0]
+        self.tools.update(class_id=first, background_id=first)
+        self.palette.select(first)
+        self.stack.setCurrentIndex(1)
+        self.model_label.setText(f"model: {info.name}")
+        self.device_label.setText(info.description)
+        self._set_model_actions(info)
+        if self._restore_pending is not None:
+            path, self._restore_pending = self._restore_pending, None
+            if self._guarded("Could not restore the autosaved project", self.controller.open_project, path) is not None:
+                self.doc.mark_modified()
+                self.statusBar().showMessage("Restored the autosaved project", 8000)
+
+    def _on_model_failed(self, message: str) -> None:
+        self._close_progress()
+        self._restore_pending = None
+        self.load_error = message
+        if self.controller.model is None:
+            self.empty_message.setText(f"No model loaded.\n\n{message}\n\nOpen a model folder or a Hub id to start.")
+            self.stack.setCurrentIndex(0)
+            self.statusBar().showMessage("no model loaded")
+        if self._interactive_load:
+            self.show_error("Could not load the model", message)
+
+    def _set_model_actions(self, info: ModelInfo | None) -> None:
+        loaded = info is not None
+        noise = loaded and info.config.noise_3d
+        for a in (
+            self.a_open_labels,
+            self.a_save_labels,
+            self.a_open_project,
+            self.a_save_project,
+            self.a_save_project_as,
+            self.a_export,
+            self.a_generate,
+            self.a_live,
+            self.a_select_all,
+            self.a_invert,
+            self.a_settings,
+            *self.class_actions,
+            *self.tool_actions.values(),
+        ):
+            a.setEnabled(loaded)
+        for a in (self.a_variation, self.a_reroll_class, self.a_lock):
+            a.setEnabled(noise)
+        for w in (self.seed_spin, self.interp, self.lock_check):
+            w.setEnabled(noise)
+        self.live_check.setEnabled(loaded)
+        self.a_photo.setEnabled(loaded and info.can_segment)
+        self.a_photo.setToolTip(
+            "Segment a photo with the model's discriminator into an editable layout"
+            if loaded and info.can_segment
+            else "This model was saved without its discriminator, so it cannot turn photos into layouts"
+        )
+        self._selection_state()
+
+    def _undo_state(self) -> None:
+        d = self.doc
+        self.a_undo.setEnabled(d is not None and d.undo_stack.can_undo)
+        self.a_redo.setEnabled(d is not None and d.undo_stack.can_redo)
+        self.a_undo.setText(f"&Undo {d.undo_stack.undo_label}" if d is not None else "&Undo")
+        self.a_redo.setText(f"&Redo {d.undo_stack.redo_label}" if d is not None else "&Redo")
+
+    def _selection_state(self) -> None:
+        d = self.doc
+        has = d is not None and d.selection is not None
+        self.a_reroll_sel.setEnabled(has and d.noise is not None)
+        self.a_select_none.setEnabled(has)
+
+    def _noise_changed(self) -> None:
+        if self.doc is not None:
+            self.seed_spin.blockSignals(True)
+            self.seed_spin.setValue(min(self.doc.seed, MAX_UI_SEED))
+            self.seed_spin.blockSignals(False)
+
+    def _update_title(self) -> None:
+        name = self.project_path.name if self.project_path else "untitled"
+        star = "*" if self.doc is not None and self.doc.modified else ""
+        self.setWindowTitle(f"{name}{star} — OASIS Studio")
+
+    def _tools_changed(self) -> None:
+        t = self.tools
+        for w, v in ((self.size_slider, t.size), (self.size_spin, t.size)):
+            w.blockSignals(True)
+            w.setValue(v)
+            w.blockSignals(False)
+        self.tool_actions[t.tool].setChecked(True)
+        if self.palette.current_class() != t.class_id:
+            self.palette.select(t.class_id)
+
+    def _hovered(self, x: int, y: int, class_id: int) -> None:
+        if class_id >= 0 and self.doc is not None:
+            self.statusBar().showMessage(f"({x}, {y})  {class_id}: {self.doc.config.class_names[class_id]}")
+
+    def _frames_changed(self) -> None:
+        c = self.controller
+        if c.frames is not None:
+            status = f"{len(c.frames)} frames"
+        elif c.frames_pending:
+            status = "making frames…"
+        elif c.frames_stale:
+            status = "layout changed: Generate remakes the frames"
+        else:
+            status = "Set A and B"
+        self.interp.set_frames(FRAME_COUNT, c.frames is not None, status)
+
+    # ---- small actions ---------------------------------------------------------------------------
+    def _select(self, make: Callable[[tuple[int, int]], np.ndarray]) -> None:
+        if self.doc is not None:
+            self.doc.set_selection(make(self.doc.shape))
+
+    def _invert_selection(self) -> None:
+        if self.doc is not None:
+            sel = self.doc.selection
+            self.doc.set_selection(np.ones(self.doc.shape, bool) if sel is None else ~sel)
+
+    def _set_lock(self, on: bool) -> None:
+        self.controller.lock_noise = on
+
+    def _overlay_toggled(self, on: bool) -> None:
+        self.canvas.set_overlay(on, self.overlay_slider.value() / 100)
+
+    def _resize_brush(self, direction: int) -> None:
+        step = max(1, self.tools.size // 8)
+        self.tools.update(size=self.tools.size + direction * step)
+
+    def _pick_nth_class(self, n: int) -> None:
+        ids = self.palette.class_ids
+        if n < len(ids):
+            self.palette.select(ids[n])
+
+    def _seed_typed(self, seed: int) -> None:
+        if self.doc is not None and seed != self.doc.seed:
+            self.controller.new_variation(seed)
+
+    def reroll_selection(self) -> None:
+        if not self.controller.reroll_selection():
+            self.statusBar().showMessage("Select a region first (M: rectangle, L: lasso)", 5000)
+
+    def reroll_current_class(self) -> None:
+        if not self.controller.reroll_class(self.tools.class_id):
+            self.statusBar().showMessage("The selected class is not on the canvas", 5000)
+
+    def _notice(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        QMessageBox.information(self, "OASIS Studio", message)
+
+    def show_error(self, title: str, message: str) -> None:
+        QMessageBox.critical(self, title, message)
+
+    def _guarded(self, title: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a file operation; any failure becomes an error dialog and leaves the document as it was."""
+        try:
+            result = fn(*args)
+        except (OSError, ValueError, RuntimeError) as e:  # LabelError and ProjectError are ValueErrors
+            self.show_error(title, str(e))
+            return None
+        return True if result is None else result
+
+    # ---- models ----------------------------------------------------------------------------------
+    def start(self, model: str | None = None, check_recovery: bool = True) -> None:
+        """First model load; offers the autosaved project of a session that did not end cleanly."""
+        rec = recovery_path()
+        if check_recovery and self.autosaver is not None and rec.is_file():
+            answer = QMessageBox.question(
+                self,
+                "Restore work?",
+                "OASIS Studio did not shut down cleanly last time. Restore the autosaved project?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self._restore_pending = rec
+                model = model or recovery_model_source(rec)
+            else:
+                rec.unlink(missing_ok=True)
+        if model:
+            self.load_model_source(model, interactive=False)
+        else:
+            self._load(default_model, "bundled default", None, interactive=False)
+
+    def load_model_source(self, source: str, interactive: bool = True) -> None:
+        """A model folder or a Hub id."""
+        folder = Path(source) if os.path.isdir(source) else None
+        self._load(lambda: load_model(source), source, folder, interactive)
+
+    def _load(self, loader: Callable[[], Any], source: str, folder: Path | None, interactive: bool) -> None:
+        self._interactive_load = interactive
+        if interactive:
+            self._progress = QProgressDialog(f"Loading {source}…", "", 0, 0, self)
+            self._progress.setCancelButton(None)
+            self._progress.setWindowTitle("Loading model")
+            self._progress.setWindowModality(Qt.WindowModality.WindowModal)
+            self._progress.setMinimumDuration(0)
+            self._progress.show()
+        device, precision = device_settings()
+        self.controller.load_model(loader, source, folder, device, precision)
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+
+    def _fill_bundled_menu(self) -> None:
+        self.bundled_menu.clear()
+        models = bundled_models()
+        if not models:
+            self.bundled_menu.addAction("(no bundled models)").setEnabled(False)
+        for name, path in models.items():
+            self.bundled_menu.addAction(name, lambda p=str(path): self.load_model_source(p))
+
+    def open_model_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open model folder (config.json + model.safetensors)")
+        if path:
+            self.load_model_source(path)
+
+    def hub_dialog(self) -> None:
+        repo, ok = QInputDialog.getText(self, "Load from Hugging Face Hub", "Repository id (owner/name):")
+        if ok and repo.strip():
+            self.load_model_source(repo.strip())
+
+    def import_dialog(self) -> None:
+        gen, _ = QFileDialog.getOpenFileName(
+            self,
+            "Official generator checkpoint (*_EMA.pth or *_G.pth)",
+            filter="PyTorch checkpoints (*.pth *.pt);;All files (*)",
+        )
+        if not gen:
+            return
+        dataset, ok = QInputDialog.getItem(
+            self, "Import checkpoint", "Dataset of the checkpoint:", ["ade20k", "cityscapes", "coco-stuff"], 0, False
+        )
+        if not ok:
+            return
+        disc, _ = QFileDialog.getOpenFileName(
+            self,
+            "Optional: discriminator checkpoint (*_D.pth) for photo to layout; cancel to skip",
+            str(Path(gen).parent),
+            "PyTorch checkpoints (*.pth *.pt)",
+        )
+        self._load(lambda: import_official(gen, dataset, disc or None), gen, None, interactive=True)
+
+    def settings_dialog(self) -> None:
+        device, precision = device_settings()
+        dlg = SettingsDialog(device, precision, self)
+        if dlg.exec():
+            save_device_settings(dlg.device.currentText(), dlg.precision.currentText())
+            self.controller.reconfigure(dlg.device.currentText(), dlg.precision.currentText())
+
+    # ---- files -----------------------------------------------------------------------------------
+    def open_labels(self, path: str | Path) -> bool:
+        warnings = self._guarded("Could not open the layout", self.controller.open_labels, path)
+        if warnings is None:
+            return False
+        if isinstance(warnings, list) and warnings:
+            QMessageBox.warning(self, "Layout opened with warnings", "\n".join(warnings))
+        return True
+
+    def open_labels_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open layout", filter=LABEL_FILTER)
+        if path:
+            self.open_labels(path)
+
+    def save_labels_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save layout", "layout.png", "Index PNG (*.png)")
+        if path:
+            self._guarded("Could not save the layout", self.controller.save_labels, path)
+
+    def export_image_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", "image.png", IMAGE_FILTER)
+        if path:
+            self._guarded("Could not export the image", self.controller.export_image, path)
+
+    def export_gif_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export interpolation", "interpolation.gif", "GIF (*.gif)")
+        if path:
+            self._guarded("Could not export the GIF", self.controller.export_gif, path)
+
+    def open_project(self, path: str | Path) -> bool:
+        warnings = self._guarded("Could not open the project", self.controller.open_project, path)
+        if warnings is None:
+            return False
+        self.project_path = Path(path)
+        self._update_title()
+        if isinstance(warnings, list) and warnings:
+            QMessageBox.warning(self, "Project opened with warnings", "\n".join(warnings))
+        return True
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", filter=PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def save_project(self, path: str | Path) -> bool:
+        path = Path(path)
+        if path.suffix != project.SUFFIX:
+            path = path.with_name(path.name + project.SUFFIX)
+        if self._guarded("Could not save the project", self.controller.save_project, path) is None:
+            return False
+        self.project_path = path
+        self._update_title()
+        return True
+
+    def save_project_action(self) -> bool:
+        return self.save_project(self.project_path) if self.project_path else self.save_project_dialog()
+
+    def save_project_dialog(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", f"untitled{project.SUFFIX}", PROJECT_FILTER)
+        return bool(path) and self.save_project(path)
+
+    def photo_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Photo to layout", filter=PHOTO_FILTER)
+        if path:
+            self._guarded("Could not use the photo", self.controller.segment_photo, path)
+
+    # ---- shutdown --------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.doc is not None and self.doc.modified:
+            answer = QMessageBox.question(
+                self,
+                "Unsaved changes",
+                "Save the project before closing?",
+                QMessageBox.StandardButton.Save
+                | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel,
+            )
+            if answer == QMessageBox.StandardButton.Cancel or (
+                answer == QMessageBox.StandardButton.Save and not self.save_project_action()
+            ):
+                event.ignore()
+                return
+        if self.autosaver is not None:
+            self.autosaver.discard()
+        self.controller.shutdown()
+        event.accept()

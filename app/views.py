@@ -1,0 +1,124 @@
+"""Display widgets around the canvas: the result, the history strip and the interpolation panel."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QWidget,
+)
+
+from .canvas import qimage_rgb
+
+
+class ResultView(QWidget):
+    """The generated image, scaled to fit with its aspect ratio."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self.placeholder = "No image yet: press Generate (Ctrl+Enter)"
+        self.setMinimumSize(200, 150)
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        self._image = None if image is None else qimage_rgb(image)
+        self.update()
+
+    @property
+    def has_image(self) -> bool:
+        return self._image is not None
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(48, 48, 52))
+        if self._image is None:
+            p.setPen(QColor(200, 200, 200))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            return
+        w, h = self._image.width(), self._image.height()
+        s = min((self.width() - 8) / w, (self.height() - 8) / h)
+        x, y = (self.width() - w * s) / 2, (self.height() - h * s) / 2
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        p.drawImage(QRectF(x, y, w * s, h * s), self._image)
+
+
+class HistoryStrip(QListWidget):
+    """Thumbnails of earlier variations; a click returns to one."""
+
+    variation_clicked = Signal(int)
+    THUMB = 72
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setIconSize(QSize(self.THUMB, self.THUMB))
+        self.setFixedHeight(self.THUMB + 34)
+        self.setMovement(QListView.Movement.Static)
+        self.setToolTip("Earlier variations: click one to return to its noise and image")
+        self.itemClicked.connect(lambda item: self.variation_clicked.emit(self.row(item)))
+
+    def set_variations(self, variations: list) -> None:
+        self.clear()
+        for v in variations:
+            pix = QPixmap.fromImage(qimage_rgb(v.image)).scaled(
+                self.THUMB, self.THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+            item = QListWidgetItem(QIcon(pix), f"seed {v.seed}")
+            item.setToolTip(f"seed {v.seed} (noise edits included)")
+            self.addItem(item)
+        if self.count():
+            self.scrollToItem(self.item(self.count() - 1))
+
+
+class InterpolationPanel(QWidget):
+    """A and B end points, "only inside the selection", the frame slider and GIF export."""
+
+    set_a = Signal()
+    set_b = Signal()
+    in_selection_toggled = Signal(bool)
+    frame_selected = Signal(int)
+    export_gif = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.a_button = QPushButton("Set A")
+        self.a_button.setToolTip("Use the current variation as the start of the interpolation")
+        self.b_button = QPushButton("Set B")
+        self.b_button.setToolTip("Use the current variation as the end of the interpolation")
+        self.in_selection = QCheckBox("Only in selection")
+        self.in_selection.setToolTip("Interpolate the noise only inside the selection; the rest stays as in A")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.setToolTip("Scrub between A and B (all frames are made at once in the background)")
+        self.status = QLabel("Set A and B")
+        self.gif_button = QPushButton("Export GIF…")
+        self.gif_button.setEnabled(False)
+        layout = QHBoxLayout(self)
+        for w in (self.a_button, self.b_button, self.in_selection, self.slider, self.status, self.gif_button):
+            layout.addWidget(w)
+        layout.setStretch(3, 1)
+        self.a_button.clicked.connect(self.set_a)
+        self.b_button.clicked.connect(self.set_b)
+        self.in_selection.toggled.connect(self.in_selection_toggled)
+        self.slider.valueChanged.connect(self.frame_selected)
+        self.gif_button.clicked.connect(self.export_gif)
+
+    def set_frames(self, count: int, ready: bool, status: str) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(count - 1, 0))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(ready)
+        self.gif_button.setEnabled(ready)
+        self.status.setText(status)

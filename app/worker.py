@@ -1,0 +1,151 @@
+"""The one thread that owns the Synthesizer. Requests carry a sequence number; per kind only the newest
+pending request is kept, so bursts coalesce and stale work is dropped before it runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from oasis_core import OasisModel, Synthesizer
+
+SynthFactory = Callable[[OasisModel, str, str], Any]  # (model, device, precision) -> Synthesizer-like
+Job = Callable[[Any], Any]  # runs on the worker thread with the synthesizer
+
+
+@dataclass
+class Request:
+    kind: str  # "generate", "frames", "segment": one pending slot each
+    seq: int
+    job: Job
+
+
+@dataclass
+class ModelRequest:
+    seq: int
+    loader: Callable[[], OasisModel] | None  # None: rebuild the synthesizer of the current model
+    device: str
+    precision: str
+
+
+def _is_oom(e: BaseException) -> bool:
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+class InferenceWorker(QObject):
+    """Lives in its own QThread. Call `submit` / `load` from the GUI thread; results come back as signals."""
+
+    finished = Signal(str, int, object, float)  # kind, seq, result, seconds
+    failed = Signal(str, int, str)  # kind, seq, message
+    model_ready = Signal(int, object, str)  # seq, OasisModel, synthesizer description
+    model_failed = Signal(int, str)
+    notice = Signal(str)  # e.g. a fallback to the CPU after a GPU out-of-memory
+    described = Signal(str)  # the synthesizer changed device or precision
+    busy_changed = Signal(bool)
+    _wake = Signal()
+
+    def __init__(self, synth_factory: SynthFactory = Synthesizer) -> None:
+        super().__init__()
+        self._factory = synth_factory
+        self._lock = threading.Lock()
+        self._pending: dict[str, Request] = {}
+        self._pending_model: ModelRequest | None = None
+        self._model: OasisModel | None = None
+        self._synth: Any = None
+        self._wake.connect(self._run_pending)  # queued: the slot runs in the worker's thread
+
+    # ---- GUI-thread side -------------------------------------------------------------------------
+    def submit(self, request: Request) -> None:
+        with self._lock:
+            self._pending[request.kind] = request  # replaces (drops) an older request of this kind
+        self._wake.emit()
+
+    def load(self, request: ModelRequest) -> None:
+        with self._lock:
+            self._pending_model = request
+            self._pending.clear()  # requests built for the old model are meaningless now
+        self._wake.emit()
+
+    # ---- worker-thread side ----------------------------------------------------------------------
+    def _take(self) -> Request | ModelRequest | None:
+        with self._lock:
+            if self._pending_model is not None:
+                req, self._pending_model = self._pending_model, None
+                return req
+            for kind in ("generate", "segment", "frames"):  # interactive work first
+                if kind in self._pending:
+                    return self._pending.pop(kind)
+        return None
+
+    @Slot()
+    def _run_pending(self) -> None:
+        req = self._take()
+        if req is None:
+            return
+        self.busy_changed.emit(True)
+        while req is not None:
+            if isinstance(req, ModelRequest):
+                self._load(req)
+            else:
+                self._run(req)
+            req = self._take()
+        self.busy_changed.emit(False)
+
+    def _load(self, req: ModelRequest) -> None:
+        try:
+            model = req.loader() if req.loader is not None else self._model
+            if model is None:
+                raise RuntimeError("no model is loaded")
+            self._synth = None  # free the old one (GPU memory) before building the next
+            self._synth = self._factory(model, req.device, req.precision)
+            self._model = model
+        except Exception as e:  # noqa: BLE001 - every failure must reach the user, the thread must live on
+            self.model_failed.emit(req.seq, str(e) or e.__class__.__name__)
+            return
+        self.model_ready.emit(req.seq, model, self._synth.describe())
+
+    def _run(self, req: Request) -> None:
+        if self._synth is None:
+            self.failed.emit(req.kind, req.seq, "no model is loaded")
+            return
+        start = time.perf_counter()
+        try:
+            try:
+                result = req.job(self._synth)
+            except Exception as e:
+                if not (_is_oom(e) and self._synth.device.type == "cuda"):
+                    raise
+                self._fall_back_to_cpu()
+                start = time.perf_counter()
+                result = req.job(self._synth)
+        except Exception as e:  # noqa: BLE001
+            self.failed.emit(req.kind, req.seq, str(e) or e.__class__.__name__)
+            return
+        self.finished.emit(req.kind, req.seq, result, time.perf_counter() - start)
+
+    def _fall_back_to_cpu(self) -> None:
+        self._synth = None
+        torch.cuda.empty_cache()
+        self._synth = self._factory(self._model, "cpu", "auto")
+        self.notice.emit("The GPU ran out of memory: switched to the CPU for this session. " + self._synth.describe())
+        self.described.emit(self._synth.describe())
+
+
+class WorkerThread:
+    """Starts an `InferenceWorker` in a QThread and stops it cleanly."""
+
+    def __init__(self, synth_factory: SynthFactory = Synthesizer) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("oasis-inference")
+        self.worker = InferenceWorker(synth_factory)
+        self.worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.thread.quit()
+        self.thread.wait()

@@ -1,0 +1,114 @@
+"""Shared fixtures and test doubles of the app tests (no tests here). Import with `from .test_app_support import *`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtWidgets import QMessageBox
+
+from app.controller import Controller
+from app.main_window import MainWindow
+from oasis_core import OasisModel, Synthesizer
+
+from .conftest import realistic_weights, tiny_config
+
+__all__ = ["Dialogs", "SlowSynth", "dialogs", "isolated_data", "make_window", "model_dir", "studio", "wait_image"]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model saved as a model folder, with a model card."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    realistic_weights(OasisModel(tiny_config())).save_pretrained(path)
+    (path / "README.md").write_text("# Tiny test model\n\nA model card for the About box.\n")
+    return path
+
+
+class Dialogs:
+    """Records every message box instead of showing it; `answer` is what `question` returns."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, str, str]] = []
+        self.answer = QMessageBox.StandardButton.Discard
+
+    def kinds(self, kind: str) -> list[tuple[str, str, str]]:
+        return [s for s in self.shown if s[0] == kind]
+
+
+@pytest.fixture
+def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("OASIS_STUDIO_DATA", str(data))
+    return data
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch, isolated_data: Path) -> Dialogs:
+    rec = Dialogs()
+
+    def fake(kind: str):
+        def show(parent, title, text, *args, **kwargs):
+            rec.shown.append((kind, title, text))
+            return rec.answer if kind == "question" else QMessageBox.StandardButton.Ok
+
+        return staticmethod(show)
+
+    for kind in ("critical", "warning", "information", "question"):
+        monkeypatch.setattr(QMessageBox, kind, fake(kind))
+    return rec
+
+
+class SlowSynth:
+    """A real synthesizer whose `generate` takes `delay` seconds more, counting its calls."""
+
+    delay = 0.4
+
+    def __init__(self, model: OasisModel, device: str = "cpu", precision: str = "auto") -> None:
+        self.inner = Synthesizer(model, "cpu", "fp32")
+        self.device = self.inner.device
+        self.generated_labels: list[np.ndarray] = []
+
+    def describe(self) -> str:
+        return "slow test double"
+
+    def generate(self, labels, noise=None, seed=None):
+        time.sleep(self.delay)
+        self.generated_labels.append(np.array(labels))
+        return self.inner.generate(labels, noise, seed)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def make_window(
+    qtbot,
+    model_dir: Path,
+    controller: Controller | None = None,
+    autosave_ms: int | None = None,
+    check_recovery: bool = False,
+) -> MainWindow:
+    window = MainWindow(controller or Controller(), autosave_ms=autosave_ms)
+    qtbot.addWidget(window)
+    window.start(str(model_dir), check_recovery=check_recovery)
+    qtbot.waitUntil(lambda: window.controller.model is not None, timeout=20000)
+    return window
+
+
+@pytest.fixture
+def studio(qtbot, model_dir: Path, dialogs: Dialogs) -> MainWindow:
+    """The main window on the tiny model, with message boxes recorded and data in a temporary folder."""
+    window = make_window(qtbot, model_dir)
+    window.show()
+    return window
+
+
+def wait_image(qtbot, window: MainWindow, previous: np.ndarray | None = None) -> np.ndarray:
+    """Wait for a new result image (a different array object than `previous`)."""
+    doc = window.controller.document
+    qtbot.waitUntil(lambda: doc.image is not None and doc.image is not previous, timeout=20000)
+    return doc.image
