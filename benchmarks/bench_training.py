@@ -25,7 +25,8 @@ from training.distributed import DistInfo
 from training.options import PRESETS, TrainConfig
 from training.trainer import Trainer
 
-SMALL = dict(channels_g=16, spade_hidden=32, d_channels=(32, 32, 64, 64, 128, 128), d_last_channels=32)
+# The CPU starting point of the CPU-first training issue: G widths x16, SPADE hidden 32, D base width 32.
+SMALL = dict(channels_g=16, spade_hidden=32, d_channels=(32, 32, 64, 64, 128), d_last_channels=32)
 
 
 def synthetic_folder(root: Path, classes: int, size: tuple[int, int], n: int) -> Path:
@@ -97,6 +98,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--skip-reference", action="store_true")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. spade_hidden=64")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     h, w = (int(v) for v in args.size.split(","))
@@ -109,9 +111,14 @@ def main() -> None:
                     height=h, width=w, batch_size=args.batch, num_workers=0, norm="batch", device=args.device)
         if args.preset == "small":
             base.update(SMALL)
+        for kv in args.set:
+            key, value = kv.split("=", 1)
+            base[key] = json.loads(value) if value[:1] in "[{0123456789-tf" else value
         print(f"# {results['device']}, {args.preset} config, {args.classes} classes, {h}x{w}, batch {args.batch}")
         variants = [("reference-style (fp32, 3 D calls)", dict(precision="fp32", channels_last=False), True),
                     ("Trainer.step", dict(), False)]
+        if dev.type == "cpu":
+            variants += [("Trainer.step bf16 autocast", dict(precision="bf16"), False)]
         for name, over, ref in variants:
             if ref and args.skip_reference:
                 continue

@@ -22,7 +22,7 @@ from .labels import (
 )
 from .model import DEFAULT_MODEL_NAME, ModelFileError, OasisModel, bundled_models, default_model, load_model, models_dir
 from .official import import_official
-from .synthesizer import Synthesizer, select_device
+from .synthesizer import Synthesizer, cpu_has_fast_bf16, select_device
 
 __version__ = "0.1.0"
 
@@ -40,6 +40,7 @@ __all__ = [
     "Synthesizer",
     "bundled_models",
     "colorize",
+    "cpu_has_fast_bf16",
     "colors_to_labels",
     "default_model",
     "image_to_rgb",

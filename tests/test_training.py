@@ -143,7 +143,8 @@ def test_refuses_to_overwrite_or_resume_a_different_model(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     "overrides",
     [dict(labelmix=False), dict(cutmix=True), dict(class_balance=False), dict(ema=False), dict(noise_3d=False),
-     dict(spectral_norm=False), dict(noise_mode="mix"), dict(noise_mode="region"), dict(norm="instance")],
+     dict(spectral_norm=False), dict(noise_mode="mix"), dict(noise_mode="region"), dict(norm="instance"),
+     dict(reuse_fake=True), dict(diffaug="translation,cutout"), dict(precision="fp32"), dict(scale_jitter=0.3)],
 )
 def test_ablations_train(tmp_path: Path, overrides: dict) -> None:
     t = Trainer(tiny(tmp_path, max_iters=2, sample_every=100, **overrides), CPU)
@@ -184,3 +185,44 @@ def test_torchrun_two_gloo_processes_end_with_identical_weights(tmp_path: Path) 
     log = (tmp_path / "runs" / "ddp" / "log.txt").read_text()
     assert "weights identical on all 2 ranks: True" in log
     assert load_checkpoint(tmp_path / "runs" / "ddp" / "checkpoints" / "latest.pt")["iteration"] == 3
+
+
+def test_crop_training_generates_full_size_images(tmp_path: Path) -> None:
+    t = Trainer(tiny(tmp_path, crop_height=16, crop_width=24, sample_every=100), CPU)
+    batch = next(iter(t._loader()))
+    assert batch["image"].shape[-2:] == (16, 24) and batch["labels"].shape[-2:] == (16, 24)
+    assert t.train() == "finished"
+    export(t.run_dir, tmp_path / "model")
+    model = load_model(tmp_path / "model")
+    assert (model.config.height, model.config.width) == (32, 48)
+    img = Synthesizer(model, device="cpu").generate(np.zeros((32, 48), np.int64), seed=0)
+    assert img.shape == (32, 48, 3)
+
+
+def test_one_d_call_on_the_concatenation_equals_separate_calls(tmp_path: Path) -> None:
+    t = Trainer(tiny(tmp_path), CPU)
+    parts = [torch.randn(2, 3, 32, 48) for _ in range(3)]
+    together = t.D(torch.cat(parts))
+    for k, p in enumerate(parts):
+        torch.testing.assert_close(together[2 * k : 2 * k + 2], t.D(p), rtol=1e-3, atol=1e-4)
+
+
+def test_cpu_precision_follows_the_hardware(tmp_path: Path) -> None:
+    from oasis_core import cpu_has_fast_bf16
+
+    assert Trainer(tiny(tmp_path), CPU).precision == ("bf16" if cpu_has_fast_bf16() else "fp32")
+
+
+def test_init_from_an_exported_model(tmp_path: Path) -> None:
+    t = Trainer(tiny(tmp_path, max_iters=2, sample_every=100), CPU)
+    t.train()
+    export(t.run_dir, tmp_path / "model")
+    warm = Trainer(tiny(tmp_path, name="warm", init_from=str(tmp_path / "model")), CPU)
+    for ours, theirs in ((warm.G, t.EMA), (warm.EMA, t.EMA), (warm.D, t.D)):
+        sd = theirs.state_dict()
+        assert all(torch.equal(v, sd[k]) for k, v in ours.state_dict().items() if "num_batches" not in k)
+    assert warm.iteration == 0 and warm.train() == "finished"
+    with pytest.raises(TrainingError, match="model differs"):
+        Trainer(tiny(tmp_path, name="bad", channels_g=8, init_from=str(tmp_path / "model")), CPU)
+    with pytest.raises(TrainingError, match="--init-from"):
+        Trainer(tiny(tmp_path, name="missing", init_from=str(tmp_path / "nowhere")), CPU)

@@ -703,6 +703,9 @@ class SegmentationDataset(torch.utils.data.Dataset):
 
     Image and label get the same geometric transform (bicubic for the photo, nearest for the ids).
     Randomness is a function of (seed, epoch, index) only.
+
+    ``crop_size`` (training only): return random crops of this size cut at the pixel scale of ``size``,
+    so a model for ``size`` trains at a fraction of the cost (its networks are convolutional).
     """
 
     def __init__(
@@ -713,13 +716,18 @@ class SegmentationDataset(torch.utils.data.Dataset):
         train: bool,
         augment: Augment = Augment(),
         seed: int = 0,
+        crop_size: tuple[int, int] | None = None,
     ) -> None:
         height, width = (int(s) for s in size)
         if height < 1 or width < 1:
             raise ValueError(f"size must be (height, width) with positive sides, got {size}")
+        crop = (height, width) if crop_size is None or not train else tuple(int(s) for s in crop_size)
+        if not (0 < crop[0] <= height and 0 < crop[1] <= width):
+            raise ValueError(f"crop_size {crop_size} must fit inside size {size}")
         self.info = info
         self.pairs = list(pairs)
         self.size = (height, width)
+        self.out_size = crop
         self.train = bool(train)
         self.augment = augment
         self.seed = int(seed)
@@ -738,6 +746,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
     def transform_params(self, index: int) -> tuple[tuple[int, int], tuple[int, int], bool]:
         """((load_h, load_w), (top, left), flip) for sample ``index`` in the current epoch."""
         h, w = self.size
+        ch, cw = self.out_size
         if not self.train:
             return (h, w), (0, 0), False
         aug = self.augment
@@ -748,8 +757,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
             lh, lw = max(h, round(h * scale)), max(w, round(w * scale))
         else:
             lh, lw = h, w
-        top = min(int(u_top * (lh - h + 1)), lh - h)
-        left = min(int(u_left * (lw - w + 1)), lw - w)
+        top = min(int(u_top * (lh - ch + 1)), lh - ch)
+        left = min(int(u_left * (lw - cw + 1)), lw - cw)
         return (lh, lw), (top, left), bool(aug.flip and u_flip < 0.5)
 
     def __getitem__(self, i: int) -> dict:
@@ -758,7 +767,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
             i += len(self)
         pair = self.pairs[i]
         (lh, lw), (top, left), flip = self.transform_params(i)
-        h, w = self.size
+        h, w = self.out_size
 
         with Image.open(pair.image) as im:  # stored pixel order, EXIF orientation ignored (as the labels are)
             photo = im.convert("RGB")

@@ -31,10 +31,13 @@ def real_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor)
     return (ce * weights).mean()
 
 
-def fake_loss(logits: torch.Tensor) -> torch.Tensor:
-    """Plain CE towards the "fake" channel 0 at every pixel."""
+def fake_loss(logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Plain CE towards the "fake" channel 0 at every (valid) pixel."""
     target = torch.zeros(logits.shape[0], *logits.shape[2:], dtype=torch.long, device=logits.device)
-    return F.cross_entropy(logits.float(), target)
+    if valid is None:
+        return F.cross_entropy(logits.float(), target)
+    ce = F.cross_entropy(logits.float(), target, reduction="none")
+    return (ce * valid).sum() / valid.sum().clamp_min(1)
 
 
 def labelmix_mask(labels: torch.Tensor, label_nc: int, generator: torch.Generator) -> torch.Tensor:
@@ -59,7 +62,53 @@ def cutmix_mask(labels: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return mask.to(labels.device)
 
 
-def labelmix_loss(mask: torch.Tensor, d_mixed: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+def labelmix_loss(
+    mask: torch.Tensor,
+    d_mixed: torch.Tensor,
+    d_real: torch.Tensor,
+    d_fake: torch.Tensor,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
     """D's logits on the mixed image must equal the same mix of its logits on the two sources."""
     target = mask * d_real.float() + (1 - mask) * d_fake.float()
-    return F.mse_loss(d_mixed.float(), target)
+    if valid is None:
+        return F.mse_loss(d_mixed.float(), target)
+    err = (d_mixed.float() - target).square() * valid[:, None]
+    return err.sum() / (valid.sum().clamp_min(1) * d_mixed.shape[1])
+
+
+def diff_augment(
+    images: list[torch.Tensor],
+    labels: torch.Tensor,
+    mask: torch.Tensor | None,
+    policy: tuple[str, ...],
+    generator: torch.Generator,
+) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """DiffAugment-style translation (by up to 1/8 of the size, zero fill) and cutout (a zeroed box of half
+    the size) for D's inputs. Each sample's transform is shared by all `images` (fake, real, mix), its
+    labels and its LabelMix mask; `valid` (B, H, W) is 0 where a pixel has no known target (shifted in
+    from outside, or cut out), so those pixels leave every loss."""
+    b, h, w = labels.shape
+    dev = labels.device
+    ys, xs = torch.arange(h, device=dev).view(1, h, 1), torch.arange(w, device=dev).view(1, 1, w)
+    src_y, src_x = ys.expand(b, h, w), xs.expand(b, h, w)
+    valid = torch.ones(b, h, w, device=dev)
+    if "translation" in policy:
+        dy = torch.randint(-(h // 8), h // 8 + 1, (b, 1, 1), generator=generator).to(dev)
+        dx = torch.randint(-(w // 8), w // 8 + 1, (b, 1, 1), generator=generator).to(dev)
+        src_y, src_x = src_y - dy, src_x - dx
+        valid = valid * ((src_y >= 0) & (src_y < h) & (src_x >= 0) & (src_x < w))
+        src_y, src_x = src_y.clamp(0, h - 1), src_x.clamp(0, w - 1)
+    if "cutout" in policy:
+        cy = torch.randint(0, h, (b, 1, 1), generator=generator).to(dev)
+        cx = torch.randint(0, w, (b, 1, 1), generator=generator).to(dev)
+        inside = ((ys - cy).abs() < h // 4) & ((xs - cx).abs() < w // 4)
+        valid = valid * ~inside
+    flat = (src_y * w + src_x).view(b, 1, h * w)
+
+    def warp(x: torch.Tensor) -> torch.Tensor:
+        g = torch.gather(x.flatten(2), 2, flat.expand(-1, x.shape[1], -1)).view_as(x)
+        return g * valid[:, None].to(g.dtype)
+
+    new_labels = torch.gather(labels.view(b, h * w), 1, flat[:, 0]).view(b, h, w)
+    return [warp(x) for x in images], new_labels, None if mask is None else warp(mask), valid

@@ -55,15 +55,21 @@ class TrainConfig:
     ema_decay: float = 0.9999
     ema_bn_batches: int = 8  # batches used to recompute the EMA generator's batch-norm statistics
     noise_mode: NoiseMode = "image"
+    reuse_fake: bool = False  # D step reuses the G step's fake (detached) instead of a fresh G forward
+    diffaug: str = ""  # "translation", "cutout" or both (comma-separated): on D's inputs and its targets
     # --- data ---
     flip: bool = True
     crop: bool = True
     load_scale: float = 286 / 256
+    scale_jitter: float = 0.0
+    crop_height: int = 0  # > 0: train on random crops of this size cut at the output pixel scale
+    crop_width: int = 0
     num_workers: int = 2
+    init_from: str | None = None  # model folder to warm-start G, EMA and D from
     # --- run ---
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 autocast on GPUs that support it, fp16 + scaler otherwise, fp32 on CPU
+    precision: str = "auto"  # auto: bf16 autocast where the chip runs it natively (GPUs, AVX512-BF16/AMX CPUs), else fp16 + scaler on GPUs, fp32 on CPUs
     channels_last: bool = True
     deterministic: bool = False
     log_every: int = 50
@@ -133,11 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
     _bool_flag(o, "ema", "exponential moving average of G (paper: on)")
     o.add_argument("--noise-mode", choices=["image", "region", "pixel", "mix"], help="how training noise is drawn (App. A.7)")
+    _bool_flag(o, "reuse-fake", "D step reuses the G step's fake instead of a fresh G forward (cheaper)")
+    o.add_argument("--diffaug", help="DiffAugment on D's inputs and targets: translation, cutout, or translation,cutout")
     d = p.add_argument_group("data")
     _bool_flag(d, "flip", "random horizontal flips")
     _bool_flag(d, "crop", "resize to --load-scale x size, then random crop")
     d.add_argument("--load-scale", type=float)
+    d.add_argument("--scale-jitter", type=float, help="resize scale drawn from [load-scale, load-scale*(1+j)]")
+    d.add_argument("--crop-height", type=int, help="train on crops of this height at the output pixel scale")
+    d.add_argument("--crop-width", type=int)
     d.add_argument("--num-workers", type=int)
+    d.add_argument("--init-from", help="warm-start G, EMA and D from this exported model folder")
     r = p.add_argument_group("run")
     r.add_argument("--seed", type=int)
     r.add_argument("--device", help="auto, cpu, cuda")

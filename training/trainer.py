@@ -26,7 +26,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
-from oasis_core import Discriminator, Generator, ModelConfig, OasisModel, colorize
+from oasis_core import (
+    Discriminator,
+    Generator,
+    ModelConfig,
+    ModelFileError,
+    OasisModel,
+    colorize,
+    cpu_has_fast_bf16,
+    load_model,
+)
 
 from . import losses
 from .data import Augment, SegmentationDataset, dataset_info, validate
@@ -115,6 +124,9 @@ class Trainer:
         if not resume and ckpt_path.is_file():
             raise TrainingError(f"run folder {self.run_dir} already has a checkpoint: pass --resume or another --name")
 
+        self.diffaug = tuple(p for p in cfg.diffaug.replace(" ", "").split(",") if p)
+        if unknown := set(self.diffaug) - {"translation", "cutout"}:
+            raise TrainingError(f"--diffaug: unknown {sorted(unknown)}; use translation and/or cutout")
         self._setup_data()
         self.model_config = model_config(cfg, self.info)
         self._setup_models()
@@ -122,6 +134,8 @@ class Trainer:
         self.iteration, self.epoch, self.batch_in_epoch = 0, 0, 0
         if resume:
             self._load(load_checkpoint(ckpt_path))
+        elif cfg.init_from:
+            self._init_from(Path(cfg.init_from))
         if self.dist.main:
             self._setup_run_folder()
 
@@ -135,8 +149,11 @@ class Trainer:
         if not report.pairs:
             raise TrainingError(f"no usable training pairs in {cfg.dataroot}")
         size = (cfg.height, cfg.width)
-        augment = Augment(flip=cfg.flip, crop=cfg.crop, load_scale=cfg.load_scale)
-        self.train_set = SegmentationDataset(self.info, report.pairs, size, train=True, augment=augment, seed=cfg.seed)
+        augment = Augment(flip=cfg.flip, crop=cfg.crop, load_scale=cfg.load_scale, scale_jitter=cfg.scale_jitter)
+        crop = (cfg.crop_height, cfg.crop_width) if cfg.crop_height > 0 and cfg.crop_width > 0 else None
+        self.train_set = SegmentationDataset(
+            self.info, report.pairs, size, train=True, augment=augment, seed=cfg.seed, crop_size=crop
+        )
         # Fixed, augmentation-free views for sample grids and the EMA's batch-norm statistics.
         self.plain_set = SegmentationDataset(self.info, report.pairs, size, train=False, seed=cfg.seed)
         per_rank = len(report.pairs) // self.dist.world_size
@@ -165,7 +182,10 @@ class Trainer:
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas, fused=fused)
         prec = cfg.precision
         if prec == "auto":
-            prec = "fp32" if self.device.type != "cuda" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+            if self.device.type == "cuda":
+                prec = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            else:  # oneDNN's native bf16 convolutions are ~2x fp32 on 2 cores
+                prec = "bf16" if cpu_has_fast_bf16() else "fp32"
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[prec]
         self.precision = prec
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=prec == "fp16")
@@ -245,10 +265,13 @@ class Trainer:
         self.scaler.update()
         self.D.requires_grad_(True)
 
-        # D step: fresh fake from the updated G; D sees fake, real and the mix in one batched call
-        # (D has no batch-dependent layers, so this equals three separate calls).
-        with torch.no_grad(), self._autocast():
-            fake = self.G(onehot, self.sample_noise(labels))
+        # D step: a fresh fake from the updated G (or, cheaper, the G step's own); D sees fake, real and
+        # the mix in one batched call (D has no batch-dependent layers: equal to three separate calls).
+        if cfg.reuse_fake:
+            fake = fake.detach()
+        else:
+            with torch.no_grad(), self._autocast():
+                fake = self.G(onehot, self.sample_noise(labels))
         parts = [fake, image]
         mask = None
         if cfg.labelmix:
@@ -258,13 +281,20 @@ class Trainer:
                 else losses.labelmix_mask(labels, mc.label_nc, self.noise_gen)
             )
             parts.append(mask * image + (1 - mask) * fake)
+        valid = None
+        if self.diffaug:
+            # One transform per sample, shared by its fake, real and mixed images and by the targets.
+            parts, labels_d, mask, valid = losses.diff_augment(parts, labels, mask, self.diffaug, self.noise_gen)
+            weights = losses.class_weights(labels_d, mc.label_nc, mc.dont_care_id, cfg.class_balance) * valid
+        else:
+            labels_d = labels
         with self._autocast():
             out = self.D_train(torch.cat(parts))
         d_fake, d_real = out[: len(image)], out[len(image) : 2 * len(image)]
-        loss_fake = losses.fake_loss(d_fake)
-        loss_real = losses.real_loss(d_real, labels, weights)
+        loss_fake = losses.fake_loss(d_fake, valid)
+        loss_real = losses.real_loss(d_real, labels_d, weights)
         loss_lm = (
-            cfg.lambda_labelmix * losses.labelmix_loss(mask, out[2 * len(image) :], d_real, d_fake)
+            cfg.lambda_labelmix * losses.labelmix_loss(mask, out[2 * len(image) :], d_real, d_fake, valid)
             if mask is not None
             else torch.zeros((), device=self.device)
         )
@@ -462,6 +492,25 @@ class Trainer:
             "rng_noise": noise_states,
         }
         _atomic_torch_save(ckpt, self.run_dir / "checkpoints" / "latest.pt")
+
+    def _init_from(self, folder: Path) -> None:
+        """Warm start from an exported model folder: its generator seeds G and EMA, its discriminator D.
+        Optimisers start fresh (exported folders carry no optimiser state)."""
+        try:
+            model = load_model(folder)
+        except ModelFileError as e:
+            raise TrainingError(f"--init-from: {e}") from e
+        ours, theirs = self.model_config.to_dict(), model.config.to_dict()
+        diff = {k: (theirs[k], v) for k, v in ours.items() if k != "name" and theirs[k] != v}
+        if diff:
+            raise TrainingError(f"--init-from {folder}: the model differs from this configuration (model, run): {diff}")
+        self.G.load_state_dict(model.generator.state_dict())
+        if self.EMA is not None:
+            self.EMA.load_state_dict(model.generator.state_dict())
+        if model.discriminator is not None:
+            self.D.load_state_dict(model.discriminator.state_dict())
+        elif self.dist.main:
+            log.warning("--init-from %s has no discriminator: D starts from scratch", folder)
 
     def _load(self, ckpt: dict[str, Any]) -> None:
         saved = ModelConfig.from_json(ckpt["model_config"])
