@@ -66,6 +66,12 @@ def realistic_weights(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Module construction draws from the global RNG (e.g. spectral-norm vectors): make every test repeatable."""
+    torch.manual_seed(0)
+
+
 @pytest.fixture
 def config() -> ModelConfig:
     return tiny_config()
