@@ -49,6 +49,8 @@ class ModelConfig:
     channels_g: int = 64
     g_mults: tuple[int, ...] = PAPER_G_MULTS
     spade_hidden: int = 128
+    spade_shared: bool = False  # one hidden SPADE embedding per block instead of one per norm
+    clade_blocks: int = 0  # the last k blocks (highest resolutions) use class-adaptive 1x1 modulation
     norm: Norm = "sync-batch"
     spectral_norm: bool = True
     noise_3d: bool = True
@@ -86,6 +88,8 @@ class ModelConfig:
                 f"output size {self.height}x{self.width} must be a positive multiple of the generator's "
                 f"total upsampling {f} (set by the {len(self.g_mults) - 1} SPADE blocks)"
             )
+        if not 0 <= self.clade_blocks <= len(self.g_mults) - 1:
+            raise ConfigError(f"clade_blocks must be in 0..{len(self.g_mults) - 1} (the number of SPADE blocks)")
         if self.norm not in ("batch", "sync-batch", "instance"):
             raise ConfigError(f"norm must be 'batch', 'sync-batch' or 'instance', got {self.norm!r}")
         if len(self.class_names) != self.label_nc:
@@ -108,6 +112,12 @@ class ModelConfig:
     @property
     def g_widths(self) -> tuple[int, ...]:
         return tuple(m * self.channels_g for m in self.g_mults)
+
+    def block_modulation(self, index: int) -> str:
+        """"spade", "shared" or "clade" for SPADE block `index` (0 = lowest resolution)."""
+        if index >= len(self.g_mults) - 1 - self.clade_blocks:
+            return "clade"
+        return "shared" if self.spade_shared else "spade"
 
     @property
     def noise_channels(self) -> int:

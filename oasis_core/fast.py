@@ -163,61 +163,92 @@ class CondConv(nn.Module):
         return out
 
 
-class _Modulation(nn.Module):
-    """hidden activations -> (gamma', beta') with the param-free norm folded in when it is a batch norm."""
+def _folded_modulation(spade: SPADE) -> tuple[torch.Tensor, torch.Tensor]:
+    """One conv producing (gamma', beta') with an eval-mode batch norm folded in:
+    x_n * (1 + g) + b with x_n = x * scale + shift  ==  x * [scale (1 + g)] + [shift (1 + g) + b]."""
+    wg, bg = _weight(spade.gamma), _bias(spade.gamma)
+    wb, bb = _weight(spade.beta), _bias(spade.beta)
+    norm = spade.norm
+    if isinstance(norm, nn.InstanceNorm2d):  # per-image statistics: applied at run time instead
+        scale, shift = torch.ones_like(bg), torch.zeros_like(bg)
+    else:
+        scale = torch.rsqrt(norm.running_var + norm.eps)
+        shift = -norm.running_mean * scale
+    s4, t4 = scale.view(-1, 1, 1, 1), shift.view(-1, 1, 1, 1)
+    return torch.cat([s4 * wg, t4 * wg + wb]), torch.cat([scale * (1 + bg), shift * (1 + bg) + bb])
 
-    def __init__(self, spade: SPADE) -> None:
+
+class _Modulation(nn.Module):
+    """x and its modulation input -> x * gamma' + beta' (after instance norm, if that is the model's norm).
+
+    SPADE: the input is the hidden activation and the conv is 3x3. Class-adaptive: the input is the
+    conditioning (labels, z) and the 1x1 conv becomes a class lookup plus a 1x1 conv of z.
+    """
+
+    def __init__(self, spade: SPADE, z_dim: int, label_nc: int) -> None:
         super().__init__()
-        wg, bg = _weight(spade.gamma), _bias(spade.gamma)
-        wb, bb = _weight(spade.beta), _bias(spade.beta)
-        norm = spade.norm
-        self.instance = isinstance(norm, nn.InstanceNorm2d)
-        if self.instance:
-            scale, shift = torch.ones_like(bg), torch.zeros_like(bg)
-        else:
-            scale = torch.rsqrt(norm.running_var + norm.eps)
-            shift = -norm.running_mean * scale
-        s4, t4 = scale.view(-1, 1, 1, 1), shift.view(-1, 1, 1, 1)
-        # x_n * (1 + g) + b with x_n = x * scale + shift  ==  x * [scale (1 + g)] + [shift (1 + g) + b].
-        weight = torch.cat([s4 * wg, t4 * wg + wb])
-        bias = torch.cat([scale * (1 + bg), shift * (1 + bg) + bb])
-        self.conv = nn.Conv2d(wg.shape[1], weight.shape[0], 3, padding=1)
+        weight, bias = _folded_modulation(spade)
+        self.instance = isinstance(spade.norm, nn.InstanceNorm2d)
+        self.eps = spade.norm.eps
+        self.class_adaptive = weight.shape[-1] == 1
+        if self.class_adaptive:
+            self.cond = CondConv1x1(weight, bias, z_dim, label_nc)
+            return
+        self.conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
         self.conv.weight = nn.Parameter(weight, requires_grad=False)
         self.conv.bias = nn.Parameter(bias, requires_grad=False)
         self.w_sum = nn.Parameter(weight.sum((2, 3), keepdim=True), requires_grad=False)
         self.w_flat = nn.Parameter(_flat_kernel(weight), requires_grad=False)
-        self.eps = norm.eps
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        actv: torch.Tensor,
-        border: BorderPixels | None = None,
-        patches: torch.Tensor | None = None,
+    def modulation(
+        self, actv: torch.Tensor, border: BorderPixels | None = None, patches: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """`patches`: actv's (P, 9 * C) 3x3 patches at the `border` pixels (sparse path only)."""
+        """(gamma', beta') stacked; `patches`: actv's (P, 9 * C) 3x3 patches at the `border` pixels (sparse)."""
         if border is None:
-            gb = self.conv(actv)
-        else:
-            gb = F.conv2d(actv, self.w_sum, self.conv.bias)
-            if patches is not None and patches.numel():
-                exact = torch.addmm(self.conv.bias, patches, self.w_flat)
-                _nhwc(gb).reshape(-1, gb.shape[1])[border.pixels] = exact
+            return self.conv(actv)
+        gb = F.conv2d(actv, self.w_sum, self.conv.bias)
+        if patches is not None and patches.numel():
+            exact = torch.addmm(self.conv.bias, patches, self.w_flat)
+            _nhwc(gb).reshape(-1, gb.shape[1])[border.pixels] = exact
+        return gb
+
+    def modulate(self, x: torch.Tensor, gb: torch.Tensor) -> torch.Tensor:
         gamma, beta = gb.chunk(2, dim=1)
         if self.instance:
             x = F.instance_norm(x, eps=self.eps)
         return torch.addcmul(beta, x, gamma)
 
 
+class CondConv1x1(nn.Module):
+    """1x1 conv over cat(z, onehot(labels)): a per-class row lookup plus a 1x1 conv of z."""
+
+    def __init__(self, weights: torch.Tensor, bias: torch.Tensor, z_dim: int, label_nc: int) -> None:
+        super().__init__()
+        self.table = nn.Parameter(weights[:, z_dim:, 0, 0].t().contiguous(), requires_grad=False)  # (N, Cout)
+        self.wz = nn.Parameter(weights[:, :z_dim].contiguous(), requires_grad=False) if z_dim else None
+        self.bias = nn.Parameter(bias, requires_grad=False)
+
+    def forward(self, labels: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        out = F.embedding(labels, self.table).permute(0, 3, 1, 2)  # channels_last (B, Cout, h, w)
+        return out + self.bias.view(1, -1, 1, 1) if z is None else F.conv2d(z, self.wz, self.bias).add_(out)
+
+
 class FastBlock(nn.Module):
     def __init__(self, block: SPADEResBlock, z_dim: int, label_nc: int, mode: LabelMode) -> None:
         super().__init__()
         norms = [block.norm_0, block.norm_1] + ([block.norm_s] if block.learned_shortcut else [])
-        self.hidden = norms[0].shared.out_channels
-        shared_w = torch.cat([_weight(n.shared) for n in norms])
-        shared_b = torch.cat([_bias(n.shared) for n in norms])
-        self.shared = CondConv(shared_w, shared_b, z_dim, label_nc, mode)
-        self.mod = nn.ModuleList(_Modulation(n) for n in norms)
+        self.mod = nn.ModuleList(_Modulation(n, z_dim, label_nc) for n in norms)
+        self.shared: CondConv | None = None
+        if block.modulation == "shared":  # one hidden activation serves every norm
+            self.hidden = block.shared.out_channels
+            self.shared = CondConv(_weight(block.shared), _bias(block.shared), z_dim, label_nc, mode)
+            self.slot = [0] * len(norms)
+        elif block.modulation == "spade":  # the norms' own hidden convs read the same input: run them as one
+            self.hidden = norms[0].shared.out_channels
+            shared_w = torch.cat([_weight(n.shared) for n in norms])
+            shared_b = torch.cat([_bias(n.shared) for n in norms])
+            self.shared = CondConv(shared_w, shared_b, z_dim, label_nc, mode)
+            self.slot = list(range(len(norms)))
         self.convs = nn.ModuleList()
         for c in [block.conv_0, block.conv_1] + ([block.conv_s] if block.learned_shortcut else []):
             plain = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, padding=c.padding, bias=c.bias is not None)
@@ -227,24 +258,31 @@ class FastBlock(nn.Module):
             self.convs.append(plain)
         self.learned_shortcut = block.learned_shortcut
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, z: torch.Tensor | None, sparse: bool = False) -> torch.Tensor:
+    def _modulations(self, labels: torch.Tensor, z: torch.Tensor | None, sparse: bool) -> list[torch.Tensor]:
+        """(gamma', beta') of each norm of the block."""
+        if self.shared is None:
+            return [m.cond(labels, z) for m in self.mod]
         inner = outer = None
         if sparse and self.shared.mode == "bag" and labels.numel() >= _SPARSE_MIN_PIXELS:
             edge = nonuniform(labels, z, self.shared.label_nc)
-            # The shared conv's input is uniform off `edge`; its ReLU output one pixel further in.
+            # The hidden conv's input is uniform off `edge`; its ReLU output one pixel further in.
             wide = dilate(edge)
             if wide.float().mean().item() <= _SPARSE_MAX_FRACTION:
                 inner, outer = BorderPixels(edge), BorderPixels(wide)
         pre = self.shared(labels, z) if inner is None else self.shared.forward_sparse(labels, z, inner)
         actv_all = F.relu_(pre)
         actv = actv_all.split(self.hidden, dim=1)
-        patches: list[torch.Tensor | None] = [None] * len(self.mod)
+        patches: list[torch.Tensor | None] = [None] * (max(self.slot) + 1)
         if outer is not None:
             padded = outer.pad(_nhwc(actv_all))  # once for all the block's SPADEs
-            patches = [outer.patches(padded[:, k * self.hidden : (k + 1) * self.hidden]) for k in range(len(self.mod))]
-        x_s = self.convs[2](self.mod[2](x, actv[2], outer, patches[2])) if self.learned_shortcut else x
-        dx = self.convs[0](F.leaky_relu(self.mod[0](x, actv[0], outer, patches[0]), 0.2))
-        dx = self.convs[1](F.leaky_relu(self.mod[1](dx, actv[1], outer, patches[1]), 0.2))
+            patches = [outer.patches(padded[:, k * self.hidden : (k + 1) * self.hidden]) for k in range(len(patches))]
+        return [m.modulation(actv[k], outer, patches[k]) for m, k in zip(self.mod, self.slot)]
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, z: torch.Tensor | None, sparse: bool = False) -> torch.Tensor:
+        gb = self._modulations(labels, z, sparse)
+        x_s = self.convs[2](self.mod[2].modulate(x, gb[2])) if self.learned_shortcut else x
+        dx = self.convs[0](F.leaky_relu(self.mod[0].modulate(x, gb[0]), 0.2))
+        dx = self.convs[1](F.leaky_relu(self.mod[1].modulate(dx, gb[1]), 0.2))
         return dx.add_(x_s)
 
 

@@ -25,8 +25,10 @@ class Generator(nn.Module):
         # The first conv sees the conditioning map at 1/upsampling of the output size; no spectral norm.
         self.head = conv(cond, widths[0])
         self.blocks = nn.ModuleList(
-            SPADEResBlock(fin, fout, cond, config.spade_hidden, config.norm, config.spectral_norm)
-            for fin, fout in zip(widths[:-1], widths[1:])
+            SPADEResBlock(
+                fin, fout, cond, config.spade_hidden, config.norm, config.spectral_norm, config.block_modulation(i)
+            )
+            for i, (fin, fout) in enumerate(zip(widths[:-1], widths[1:]))
         )
         self.to_rgb = conv(widths[-1], 3)
 

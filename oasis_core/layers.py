@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -50,39 +52,58 @@ class SPADE(nn.Module):
     """Spatially-adaptive normalisation: norm(x) * (1 + gamma(cond)) + beta(cond).
 
     `cond` is cat(z, onehot) already resized to x's resolution (the generator does that once per stage).
+    Paper form: cond -> 3x3 conv to `hidden` -> ReLU -> 3x3 convs to gamma and beta. With `own_hidden=False`
+    the hidden activation comes from the block (one shared embedding for all its norms). With `hidden=0`
+    the modulation is class-adaptive (CLADE-style): 1x1 maps of cond, i.e. a per-class lookup plus a linear
+    map of the 3D noise, so the noise still reaches this norm.
     """
 
-    def __init__(self, channels: int, cond_channels: int, hidden: int, norm: Norm) -> None:
+    def __init__(self, channels: int, cond_channels: int, hidden: int, norm: Norm, own_hidden: bool = True) -> None:
         super().__init__()
         self.norm = param_free_norm(norm, channels)
-        self.shared = conv(cond_channels, hidden)
-        self.gamma = conv(hidden, channels)
-        self.beta = conv(hidden, channels)
+        self.shared = conv(cond_channels, hidden) if hidden and own_hidden else None
+        k, cin = (3, hidden) if hidden else (1, cond_channels)
+        self.gamma = conv(cin, channels, k)
+        self.beta = conv(cin, channels, k)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        actv = F.relu(self.shared(cond))
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, actv: torch.Tensor | None = None) -> torch.Tensor:
+        if self.shared is not None:
+            actv = F.relu(self.shared(cond))
+        elif actv is None:  # class-adaptive: the modulation reads cond directly
+            actv = cond
         return self.norm(x) * (1 + self.gamma(actv)) + self.beta(actv)
+
+
+Modulation = Literal["spade", "shared", "clade"]
 
 
 class SPADEResBlock(nn.Module):
     """Generator residual block: two SPADE -> LeakyReLU -> conv stages and a learned shortcut if fin != fout."""
 
-    def __init__(self, fin: int, fout: int, cond_channels: int, hidden: int, norm: Norm, sn: bool) -> None:
+    def __init__(
+        self, fin: int, fout: int, cond_channels: int, hidden: int, norm: Norm, sn: bool, modulation: Modulation = "spade"
+    ) -> None:
         super().__init__()
         fmid = min(fin, fout)
         self.learned_shortcut = fin != fout
-        self.norm_0 = SPADE(fin, cond_channels, hidden, norm)
+        self.modulation = modulation
+        if modulation == "clade":
+            hidden = 0
+        self.shared = conv(cond_channels, hidden) if modulation == "shared" else None
+        own = modulation == "spade"
+        self.norm_0 = SPADE(fin, cond_channels, hidden, norm, own)
         self.conv_0 = conv(fin, fmid, sn=sn)
-        self.norm_1 = SPADE(fmid, cond_channels, hidden, norm)
+        self.norm_1 = SPADE(fmid, cond_channels, hidden, norm, own)
         self.conv_1 = conv(fmid, fout, sn=sn)
         if self.learned_shortcut:
-            self.norm_s = SPADE(fin, cond_channels, hidden, norm)
+            self.norm_s = SPADE(fin, cond_channels, hidden, norm, own)
             self.conv_s = conv(fin, fout, 1, sn=sn, bias=False)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        x_s = self.conv_s(self.norm_s(x, cond)) if self.learned_shortcut else x
-        dx = self.conv_0(F.leaky_relu(self.norm_0(x, cond), 0.2))
-        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, cond), 0.2))
+        actv = F.relu(self.shared(cond)) if self.shared is not None else None
+        x_s = self.conv_s(self.norm_s(x, cond, actv)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, cond, actv), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, cond, actv), 0.2))
         return x_s + dx
 
 

@@ -74,6 +74,25 @@ def test_sparse_path_handles_pixel_noise_and_no_noise() -> None:
     assert_same_function(FastGenerator(g0, sparse=True)(lab, None), g0(onehot(lab, 5), None))
 
 
+@pytest.mark.parametrize("changes", [dict(spade_shared=True), dict(clade_blocks=2), dict(spade_shared=True, clade_blocks=1)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_cheap_modulation_options(changes: dict, sparse: bool) -> None:
+    cfg = tiny_config(height=64, width=96, **changes)
+    g = realistic_weights(Generator(cfg))
+    kinds = [b.modulation for b in g.blocks]
+    assert kinds[len(kinds) - changes.get("clade_blocks", 0) :] == ["clade"] * changes.get("clade_blocks", 0)
+    full = Generator(tiny_config(height=64, width=96))
+    assert sum(p.numel() for p in g.parameters()) < sum(p.numel() for p in full.parameters())
+    lab = torch.from_numpy(random_layout(64, 96, list(range(5)), regions=5, seed=2))[None]
+    z = noise.sample(0, cfg.z_dim, 64, 96)
+    ref = g(onehot(lab, 5), z)
+    assert ref.std() > 0.05
+    assert_same_function(FastGenerator(g, sparse=sparse)(lab, z), ref)
+    assert_same_function(FastGenerator(g, label_mode="onehot")(lab, z), ref)
+    ref.mean().backward()  # trains: every parameter gets a gradient
+    assert all(p.grad is not None for p in g.parameters())
+
+
 def test_fast_generator_leaves_source_mode_alone() -> None:
     g = Generator(tiny_config()).train()
     FastGenerator(g)

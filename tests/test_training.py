@@ -144,7 +144,8 @@ def test_refuses_to_overwrite_or_resume_a_different_model(tmp_path: Path) -> Non
     "overrides",
     [dict(labelmix=False), dict(cutmix=True), dict(class_balance=False), dict(ema=False), dict(noise_3d=False),
      dict(spectral_norm=False), dict(noise_mode="mix"), dict(noise_mode="region"), dict(norm="instance"),
-     dict(reuse_fake=True), dict(diffaug="translation,cutout"), dict(precision="fp32"), dict(scale_jitter=0.3)],
+     dict(reuse_fake=True), dict(diffaug="translation,cutout"), dict(precision="fp32"), dict(scale_jitter=0.3),
+     dict(spade_shared=True, clade_blocks=1)],
 )
 def test_ablations_train(tmp_path: Path, overrides: dict) -> None:
     t = Trainer(tiny(tmp_path, max_iters=2, sample_every=100, **overrides), CPU)

@@ -34,6 +34,8 @@ class TrainConfig:
     channels_g: int = 64
     g_mults: tuple[int, ...] = (16, 16, 16, 8, 4, 2, 1)
     spade_hidden: int = 128
+    spade_shared: bool = False
+    clade_blocks: int = 0
     norm: str = "sync-batch"
     spectral_norm: bool = True
     noise_3d: bool = True
@@ -124,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, typ in [("height", int), ("width", int), ("z-dim", int), ("channels-g", int), ("spade-hidden", int),
                       ("d-last-channels", int)]:
         g.add_argument(f"--{name}", type=typ)
+    _bool_flag(g, "spade-shared", "one hidden SPADE embedding per block instead of one per norm (cheaper)")
+    g.add_argument("--clade-blocks", type=int, help="the last K blocks use class-adaptive 1x1 modulation (cheaper)")
     g.add_argument("--g-mults", type=lambda s: tuple(int(v) for v in s.split(",")), help="e.g. 16,16,16,8,4,2,1")
     g.add_argument("--d-channels", type=lambda s: tuple(int(v) for v in s.split(",")), help="e.g. 128,128,256,256,512,512")
     g.add_argument("--norm", choices=["batch", "sync-batch", "instance"])

@@ -76,6 +76,8 @@ def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
         channels_g=cfg.channels_g,
         g_mults=cfg.g_mults,
         spade_hidden=cfg.spade_hidden,
+        spade_shared=cfg.spade_shared,
+        clade_blocks=cfg.clade_blocks,
         norm=cfg.norm,  # type: ignore[arg-type]
         spectral_norm=cfg.spectral_norm,
         noise_3d=cfg.noise_3d,

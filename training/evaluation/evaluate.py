@@ -46,6 +46,7 @@ class EvalOptions:
     limit: int | None = None
     device: str = "auto"
     inception_weights: str | None = None
+    lpips_weights: list[str] | None = None
     seed: int = 0
     contact_rows: int = 8
     progress: bool = True
@@ -60,6 +61,13 @@ def _r(v: float | None, nd: int = 4) -> float | None:
 def _seeds(index: int, variations: int, base: int) -> list[int]:
     """Noise seeds of layout ``index`` (its position in the split): fixed, whatever --limit is."""
     return [base + index * 1000 + v for v in range(variations)]
+
+
+@torch.inference_mode()
+def _mean_pairwise_lpips(net, images: np.ndarray, device) -> float:
+    t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
+    i, j = torch.triu_indices(len(t), len(t), offset=1)
+    return float(net(t[i], t[j]).mean())
 
 
 def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np.ndarray]]]:
@@ -109,7 +117,9 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
             raise EvalError(f"judge: {e}") from e
         notes.extend(f"judge: {w}" for w in warnings)
     else:
-        judge_reason = "no judge given (--judge); train one with `oasis-eval train-judge` or pass a TorchScript segmenter"
+        judge_reason = (
+            "no judge given (--judge); train one with `oasis-eval train-judge` or pass a TorchScript segmenter"
+        )
     inception = None
     fid_reason = None
     if opts.inception_weights:
@@ -125,6 +135,18 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         )
     if fid_reason:
         log(f"FID/KID not computed: {fid_reason}")
+    lpips_net = None
+    lpips_reason = (
+        "no LPIPS weights: pass --lpips-weights with torchvision's AlexNet state dict and the lpips package's "
+        "v0.1 alex.pth linear layers; nothing is downloaded"
+    )
+    if opts.lpips_weights:
+        from .lpips import load_lpips
+
+        try:
+            lpips_net = load_lpips(opts.lpips_weights, device=dev)
+        except InceptionWeightsError as e:
+            lpips_reason = f"LPIPS weights could not be used: {e}"
 
     # ---- the loop over layouts --------------------------------------------------------------------
     ds = SegmentationDataset(info, pairs, synth.size, train=False)
@@ -135,6 +157,7 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
     feats_real: list[np.ndarray] = []
     feats_fake: list[np.ndarray] = []
     ms_vals: list[float] = []
+    lpips_vals: list[float] = []
     ms_scales = None
     rows: list[list[np.ndarray]] = []
     gen_seconds = 0.0
@@ -154,7 +177,7 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         if judge is not None:
             cm_real += confusion_matrix(judge.predict(real[None]), labels[None], n_cls, ignore)
             pred = judge.predict(gen)
-            cm_fake += confusion_matrix(pred, np.broadcast_to(labels, pred.shape), n_cls, ignore)
+            cm_fake += confusion_matrix(pred, np.repeat(labels[None], len(pred), 0), n_cls, ignore)
         if inception is not None:
             with torch.inference_mode():
                 x = torch.from_numpy(np.stack([real, gen[0]])).permute(0, 3, 1, 2).float().div(255).to(dev)
@@ -164,6 +187,11 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         if len(gen) >= 2:
             v, ms_scales = mean_pairwise_ms_ssim(gen)
             ms_vals.append(v)
+            if lpips_net is not None:
+                try:
+                    lpips_vals.append(_mean_pairwise_lpips(lpips_net, gen, dev))
+                except RuntimeError as e:  # images too small for AlexNet's pooling
+                    lpips_net, lpips_reason = None, f"LPIPS failed at {cfg.height}x{cfg.width}: {e}"
         hist.add(real, labels, generated=False)
         for g in gen:
             hist.add(g, labels, generated=True)
@@ -174,7 +202,12 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
     names = list(info.class_names)
     result: dict[str, Any] = {
         "model": {"path": str(opts.model), "name": cfg.name, "size": [cfg.height, cfg.width], "label_nc": cfg.label_nc},
-        "dataset": {"kind": opts.dataset, "root": str(opts.dataroot), "split": opts.split, "classes_file": opts.classes_file},
+        "dataset": {
+            "kind": opts.dataset,
+            "root": str(opts.dataroot),
+            "split": opts.split,
+            "classes_file": opts.classes_file,
+        },
         "layouts": len(pairs),
         "variations": variations,
         "noise_seeds": f"seed {opts.seed} + 1000 * (index of the layout in the split) + variation (global 3D noise)",
@@ -195,10 +228,16 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         iou_r = iou_from_confusion(cm_real, exclude)
         iou_f = iou_from_confusion(cm_fake, exclude)
         per_class = {
-            names[c]: {"pixel_share": _r(share[c]), "iou_real": _r(iou_r.per_class[c]), "iou_generated": _r(iou_f.per_class[c])}
+            names[c]: {
+                "pixel_share": _r(share[c]),
+                "iou_real": _r(iou_r.per_class[c]),
+                "iou_generated": _r(iou_f.per_class[c]),
+            }
             for c in valid
         }
-        band_names = (["frequent", "common", "rare"] if len(groups) == 3 else [f"band {i + 1}" for i in range(len(groups))])
+        band_names = (
+            ["frequent", "common", "rare"] if len(groups) == 3 else [f"band {i + 1}" for i in range(len(groups))]
+        )
         bands = []
         for name, ids in zip(band_names, groups):
             r = iou_r.per_class[ids]
@@ -263,8 +302,14 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
     else:
         result["diversity"] = None
         result["diversity_reason"] = "needs at least 2 variations per layout (--variations) and a model with 3D noise"
-    result["lpips"] = None
-    result["lpips_reason"] = "LPIPS needs pretrained AlexNet/VGG weights and LPIPS linear layers, which oasis-eval does not bundle or download"
+    if lpips_vals and lpips_net is not None:
+        result["lpips"] = _r(float(np.mean(lpips_vals)))
+        result["lpips_note"] = (
+            "mean pairwise LPIPS (AlexNet, v0.1) between the variations of one layout (higher = more diverse)"
+        )
+    else:
+        result["lpips"] = None
+        result["lpips_reason"] = lpips_reason if lpips_net is None else "needs at least 2 variations per layout"
 
     dists = hist.distances()
     if dists:

@@ -91,7 +91,13 @@ class InceptionC(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         d = x
-        for m in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for m in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             d = m(d)
         return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(_avg3(x))], 1)
 
@@ -180,11 +186,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
         try:
             return load_file(str(path))
-        except Exception as e:  # noqa: BLE001 -- safetensors raises several types for bad files
+        except Exception as e:
             raise InceptionWeightsError(f"{path}: cannot read as safetensors ({e})") from e
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 -- pickle errors come in many types
+    except Exception as e:
         raise InceptionWeightsError(f"{path}: cannot read as a weights-only torch file ({e})") from e
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

@@ -14,7 +14,8 @@ training split's per-class pixel shares, the training record) and ``model.safete
 A user-supplied judge may also be a TorchScript file. **TorchScript files contain code that runs when
 loaded; only use files you trust.** Its contract: input (B, 3, H, W) float32 RGB in [0, 1] at the size
 the evaluation runs at (the model's size), output (B, label_nc, h, w) logits (any h, w: they are resized
-bilinearly to H x W).
+bilinearly to H x W). A ``.pt2`` file saved by ``torch.export.save`` is accepted on the same terms
+(TorchScript is deprecated in recent PyTorch releases).
 """
 
 from __future__ import annotations
@@ -88,8 +89,12 @@ class JudgeNet(nn.Module):
         self.enc3 = nn.Sequential(_cbr(w2, w3, 2), _cbr(w3, w3))  # 1/8
         self.enc4 = nn.Sequential(_cbr(w3, w4, 2), _cbr(w4, w4, dilation=2))  # 1/16
         self.ctx = nn.ModuleList([_cbr(w4, w4 // 2, dilation=d) for d in (1, 2, 4)])
-        self.pool_proj = nn.Sequential(nn.Conv2d(w4, w4 // 2, 1, bias=False), nn.BatchNorm2d(w4 // 2), nn.ReLU(inplace=True))
-        self.ctx_proj = nn.Sequential(nn.Conv2d(2 * w4, decoder_width, 1, bias=False), nn.BatchNorm2d(decoder_width), nn.ReLU(inplace=True))
+        self.pool_proj = nn.Sequential(
+            nn.Conv2d(w4, w4 // 2, 1, bias=False), nn.BatchNorm2d(w4 // 2), nn.ReLU(inplace=True)
+        )
+        self.ctx_proj = nn.Sequential(
+            nn.Conv2d(2 * w4, decoder_width, 1, bias=False), nn.BatchNorm2d(decoder_width), nn.ReLU(inplace=True)
+        )
         self.skip = nn.Sequential(nn.Conv2d(w2, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
         self.dec = nn.Sequential(_cbr(decoder_width + 32, decoder_width), _cbr(decoder_width, decoder_width))
         self.classifier = nn.Conv2d(decoder_width, num_classes, 1)
@@ -128,7 +133,11 @@ class Judge:
         config: JudgeConfig | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.net = net.to(device).eval()
+        self.net = net.to(device)
+        try:
+            self.net.eval()
+        except (NotImplementedError, RuntimeError):  # exported programs refuse train()/eval(); they are fixed already
+            pass
         self.num_classes = num_classes
         self.dont_care_id = dont_care_id
         self.kind = kind
@@ -139,7 +148,11 @@ class Judge:
         self.device = torch.device(device)
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "source": self.source, "input_size": list(self.size) if self.size else None}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "source": self.source,
+            "input_size": list(self.size) if self.size else None,
+        }
         if self.config is not None:
             out["architecture"] = "JudgeNet (compact encoder-decoder, trained by oasis-eval train-judge)"
             out["trained_on"] = self.config.dataset
@@ -163,7 +176,9 @@ class Judge:
         elif isinstance(y, dict):
             y = y.get("out", next(iter(y.values())))
         if y.dim() != 4 or y.shape[1] != self.num_classes:
-            raise JudgeError(f"the judge returned shape {tuple(y.shape)}; expected (B, {self.num_classes}, h, w) logits")
+            raise JudgeError(
+                f"the judge returned shape {tuple(y.shape)}; expected (B, {self.num_classes}, h, w) logits"
+            )
         y = y.float()
         if y.shape[-2:] != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
@@ -205,11 +220,24 @@ def load_judge(
         )  # fmt: skip
         return judge, warnings
     if path.is_file():
+        kind = "torch.export" if path.suffix == ".pt2" else "torchscript"
         try:
-            net = torch.jit.load(str(path), map_location=device)  # runs code: trusted files only (documented)
-        except Exception as e:  # noqa: BLE001
-            raise JudgeError(f"{path}: not a judge folder and not loadable as TorchScript ({e})") from e
-        judge = Judge(net, num_classes, dont_care_id, kind="torchscript", source=str(path), size=None, input_range="0_1", device=device)
+            if kind == "torch.export":
+                net = torch.export.load(str(path)).module()
+            else:
+                net = torch.jit.load(str(path), map_location=device)  # runs code: trusted files only (documented)
+        except Exception as e:
+            raise JudgeError(f"{path}: not a judge folder and not loadable as {kind} ({e})") from e
+        judge = Judge(
+            net,
+            num_classes,
+            dont_care_id,
+            kind=kind,
+            source=str(path),
+            size=None,
+            input_range="0_1",
+            device=device,
+        )
         return judge, warnings
     raise JudgeError(f"judge {path} does not exist")
 
@@ -236,7 +264,9 @@ def _class_pixel_counts(info, pairs, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     for pair in pairs:
         raw = load_label(pair.label)
-        ids = info.map_labels(raw[_nearest_index(h, raw.shape[0], 0, h)[:, None], _nearest_index(w, raw.shape[1], 0, w)[None]])
+        ids = info.map_labels(
+            raw[_nearest_index(h, raw.shape[0], 0, h)[:, None], _nearest_index(w, raw.shape[1], 0, w)[None]]
+        )
         counts += np.bincount(ids[ids >= 0].ravel(), minlength=info.label_nc)[: info.label_nc]
     return counts
 
@@ -296,13 +326,18 @@ def train_judge(
     counts = _class_pixel_counts(info, train_rep.pairs, size)
     share = (counts / max(1, counts.sum())).tolist()
     train_ds = SegmentationDataset(
-        info, train_rep.pairs, size, train=True, augment=Augment(flip=True, crop=True, load_scale=1.0, scale_jitter=0.5), seed=seed
+        info,
+        train_rep.pairs,
+        size,
+        train=True,
+        augment=Augment(flip=True, crop=True, load_scale=1.0, scale_jitter=0.5),
+        seed=seed,
     )
     if workers is None:
         workers = 0 if dev.type == "cpu" else min(8, os.cpu_count() or 1)
-    loader_kw = dict(batch_size=batch_size, num_workers=workers, drop_last=len(train_ds) >= batch_size)
+    loader_kw = {"batch_size": batch_size, "num_workers": workers, "drop_last": len(train_ds) >= batch_size}
     net = JudgeNet(info.label_nc, widths).to(dev)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4, foreach=True)
     warm = max(1, min(100, iters // 20))
 
     def lr_at(i: int) -> float:
@@ -320,7 +355,9 @@ def train_judge(
     stopped = "iterations"
     while it < iters:
         train_ds.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(train_ds, shuffle=True, generator=torch.Generator().manual_seed(seed + epoch), **loader_kw)
+        loader = torch.utils.data.DataLoader(
+            train_ds, shuffle=True, generator=torch.Generator().manual_seed(seed + epoch), **loader_kw
+        )
         for batch in loader:
             for g in opt.param_groups:
                 g["lr"] = lr_at(it)
@@ -331,7 +368,7 @@ def train_judge(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             it += 1
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
@@ -351,10 +388,22 @@ def train_judge(
     )  # fmt: skip
     val_miou = float("nan")
     if val_rep.pairs:
-        judge = Judge(net, info.label_nc, info.dont_care_id, kind="folder", source=str(out), size=size, input_range="minus1_1", device=dev)
+        judge = Judge(
+            net,
+            info.label_nc,
+            info.dont_care_id,
+            kind="folder",
+            source=str(out),
+            size=size,
+            input_range="minus1_1",
+            device=dev,
+        )
         val_ds = SegmentationDataset(info, val_rep.pairs, size, train=False)
         val_miou = evaluate_segmenter(
-            judge, torch.utils.data.DataLoader(val_ds, batch_size=batch_size, num_workers=workers), info.label_nc, info.dont_care_id
+            judge,
+            torch.utils.data.DataLoader(val_ds, batch_size=batch_size, num_workers=workers),
+            info.label_nc,
+            info.dont_care_id,
         )
     cfg.training = {
         "iterations": it, "epochs_started": epoch, "batch_size": batch_size, "lr": lr, "stopped_by": stopped,

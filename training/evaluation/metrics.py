@@ -98,7 +98,9 @@ def iou_from_confusion(cm: np.ndarray, exclude: Sequence[int] = ()) -> IoUResult
     return IoUResult(iou, miou, acc, int(defined.sum()))
 
 
-def frequency_groups(pixel_counts: np.ndarray, exclude: Sequence[int] = (), n_groups: int | None = None) -> list[list[int]]:
+def frequency_groups(
+    pixel_counts: np.ndarray, exclude: Sequence[int] = (), n_groups: int | None = None
+) -> list[list[int]]:
     """Class ids sorted by pixel frequency (most frequent first) and cut into ``n_groups`` bands of
     (nearly) equal size, as the paper's Tables B-D (ADE20K: 5 bands of 30 classes). Default: 5 bands for
     15 or more classes, else 3 (frequent / common / rare), fewer if there are fewer classes."""
@@ -126,7 +128,9 @@ def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
     return g / g.sum()
 
 
-def _ssim_parts(x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, data_range: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _ssim_parts(
+    x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, data_range: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean SSIM and mean contrast-structure term per image (valid filtering, as the reference code)."""
     c = x.shape[1]
     k = win.numel()
@@ -156,7 +160,9 @@ def ms_ssim_scales(height: int, width: int, win_size: int = 11) -> int:
     return scales
 
 
-def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, win_size: int = 11, sigma: float = 1.5) -> tuple[torch.Tensor, int]:
+def ms_ssim(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, win_size: int = 11, sigma: float = 1.5
+) -> tuple[torch.Tensor, int]:
     """MS-SSIM of image batches (B, C, H, W) -> ((B,) values, scales used).
 
     The standard definition uses 5 scales with weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), which
@@ -166,7 +172,9 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, win_siz
     Negative contrast-structure values are clamped at 0 (as the widely used pytorch-msssim does).
     """
     if x.shape != y.shape or x.dim() != 4:
-        raise ValueError(f"ms_ssim needs two (B, C, H, W) batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"ms_ssim needs two (B, C, H, W) batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     x, y = x.double(), y.double()
     h, w = x.shape[-2:]
     if min(h, w) < win_size:
@@ -278,9 +286,13 @@ class ClassHistograms:
         nb = self.color_bins
         for ch, (lo, hi) in enumerate(LAB_RANGES):
             b = np.clip(((lab[:, ch] - lo) / (hi - lo) * nb).astype(np.int64), 0, nb - 1)
-            self.color[k, :, ch] += np.bincount(cls * nb + b, minlength=self.num_classes * nb).reshape(self.num_classes, nb)
+            self.color[k, :, ch] += np.bincount(cls * nb + b, minlength=self.num_classes * nb).reshape(
+                self.num_classes, nb
+            )
         codes = lbp_codes(rgb)[keep].astype(np.int64)
-        self.texture[k] += np.bincount(cls * 256 + codes, minlength=self.num_classes * 256).reshape(self.num_classes, 256)
+        self.texture[k] += np.bincount(cls * 256 + codes, minlength=self.num_classes * 256).reshape(
+            self.num_classes, 256
+        )
 
     def pixel_counts(self, generated: bool) -> np.ndarray:
         return self.texture[int(generated)].sum(1)
