@@ -227,3 +227,12 @@ def test_init_from_an_exported_model(tmp_path: Path) -> None:
         Trainer(tiny(tmp_path, name="bad", channels_g=8, init_from=str(tmp_path / "model")), CPU)
     with pytest.raises(TrainingError, match="--init-from"):
         Trainer(tiny(tmp_path, name="missing", init_from=str(tmp_path / "nowhere")), CPU)
+
+
+def test_size_preset_then_overrides(tmp_path: Path, capsys) -> None:
+    data = make_dataset(tmp_path / "data")
+    args = ["--dataset", "folder", "--dataroot", str(data), "--name", "p", "--preset", "cpu-small", "--dry-run"]
+    assert train_main([*args, "--batch-size", "4"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["model"]["height"] == 192 and resolved["model"]["channels_g"] == 16
+    assert resolved["train"]["crop_height"] == 96 and resolved["train"]["batch_size"] == 4

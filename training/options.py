@@ -104,6 +104,19 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Model/run presets applied on top of the dataset's. "cpu-small" is the bundled models' family: 192x256
+# output trained on 96x128 crops, ~4.8M-parameter G (widths x16, SPADE hidden 32), 5-level D of base width 32;
+# it trains at ~6 images/s on 2 cores (bf16) and generates a 192x256 image in ~110 ms there.
+SIZE_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu-small": dict(
+        height=192, width=256, crop_height=96, crop_width=128, channels_g=16, spade_hidden=32, z_dim=64,
+        d_channels=(32, 32, 64, 64, 128), d_last_channels=32, batch_size=8, ema_decay=0.999, scale_jitter=0.2,
+        epochs=400, sample_every=250, checkpoint_every=250,
+    ),
+}
+
+
 def _bool_flag(p: argparse.ArgumentParser, name: str, help: str) -> None:
     p.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction, default=None, help=help)
 
@@ -122,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run from its latest checkpoint, exactly")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--gpus", type=int, default=0, help="train on N GPUs of this machine (launches torchrun)")
+    p.add_argument("--preset", choices=sorted(SIZE_PRESETS), default="paper",
+                   help="model size family: paper (the paper's networks) or cpu-small (the bundled models)")
     g = p.add_argument_group("model")
     for name, typ in [("height", int), ("width", int), ("z-dim", int), ("channels-g", int), ("spade-hidden", int),
                       ("d-last-channels", int)]:
@@ -167,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve(args: argparse.Namespace) -> TrainConfig:
-    """Preset of the dataset, then every option given on the command line."""
-    values: dict[str, Any] = dict(PRESETS[args.dataset])
+    """Preset of the dataset, then the size preset, then every option given on the command line."""
+    values: dict[str, Any] = {**PRESETS[args.dataset], **SIZE_PRESETS[getattr(args, "preset", "paper")]}
     for f in fields(TrainConfig):
         v = getattr(args, f.name, None)
         if v is not None:
