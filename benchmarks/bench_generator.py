@@ -69,7 +69,8 @@ def trained_like(g: Generator, labels: torch.Tensor, z: torch.Tensor) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--dataset", default="ade20k")
+    p.add_argument("--dataset", default="ade20k", help="paper configuration to build (random weights)")
+    p.add_argument("--model", default=None, help="benchmark this model folder instead (e.g. assets/models/landscapes)")
     p.add_argument("--batches", default=None, help="comma-separated batch sizes (default: 1,16 GPU; 1 CPU)")
     p.add_argument("--reps", type=int, default=None)
     p.add_argument("--compile", action="store_true", help="also time torch.compile(mode='reduce-overhead')")
@@ -83,15 +84,22 @@ def main() -> None:
     batches = [int(b) for b in (args.batches or ("1,16" if gpu else "1")).split(",")]
     reps = args.reps or (30 if gpu else 3)
     torch.manual_seed(0)
-    cfg = ModelConfig.paper(args.dataset)
+    if args.model:
+        from oasis_core import load_model
+
+        g = load_model(args.model, with_discriminator=False).generator.eval()
+        cfg, name = g.config, args.model
+    else:
+        cfg, name = ModelConfig.paper(args.dataset), args.dataset
+        g = Generator(cfg)
     h, w = cfg.height, cfg.width
-    layout = torch.from_numpy(random_layout(h, w, list(range(cfg.label_nc)), regions=10, seed=1))
-    g = Generator(cfg)
-    trained_like(g, layout[None], noise.sample(0, cfg.z_dim, h, w))
+    layout = torch.from_numpy(random_layout(h, w, list(cfg.semantic_ids), regions=10, seed=1))
+    if not args.model:
+        trained_like(g, layout[None], noise.sample(0, cfg.z_dim, h, w))
     g = g.to(dev)
     info = {"device": torch.cuda.get_device_name(dev) if gpu else f"cpu x{torch.get_num_threads()} threads",
-            "torch": torch.__version__, "config": args.dataset, "size": [h, w], "results": []}
-    print(f"# {info['device']}, torch {torch.__version__}, {args.dataset} {h}x{w}")
+            "torch": torch.__version__, "config": name, "size": [h, w], "results": []}
+    print(f"# {info['device']}, torch {torch.__version__}, {name} {h}x{w}")
     print(f"{'variant':34s} {'batch':>5s} {'ms/call':>9s} {'ms/img':>8s} {'max|diff|':>10s}")
 
     def report(name: str, b: int, sec: float, diff: float | None) -> None:
