@@ -1,9 +1,12 @@
-"""`oasis-studio`: start the app, or render a screenshot of it offscreen (`--screenshot`)."""
+"""`oasis-studio`: start the app, render a screenshot of it offscreen (`--screenshot`), or check that it works
+(`--self-test`: offscreen, load the model, open the window, generate once through the worker, exit 0)."""
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the window offscreen, load --layout, generate, save a screenshot and exit",
     )
     p.add_argument("--layout", type=Path, metavar="PNG", help="label map to open (index or colour PNG)")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="offscreen: load the default model (or --model), open the window, generate one image, print the "
+        "device, precision and latency, exit 0 (non-zero with the reason on failure)",
+    )
     return p
 
 
@@ -36,6 +45,29 @@ def wait_until(done: Callable[[], bool], timeout_s: float) -> bool:
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         time.sleep(0.005)
     return True
+
+
+def dismiss_dialogs(parent, messages: list[str] | None = None):
+    """Headless modes have no user to click "OK": print and close every modal dialog (an error box would
+    otherwise block forever). Returns the polling timer; `messages` collects "title: text"."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+    def close_modal() -> None:
+        w = QApplication.activeModalWidget()
+        if isinstance(w, QDialog):
+            text = w.text() if isinstance(w, QMessageBox) else ""
+            message = f"{w.windowTitle()}: {text}".strip(": ")
+            print(f"oasis-studio: dialog closed: {message}", file=sys.stderr)
+            if messages is not None:
+                messages.append(message)
+            w.done(int(QDialog.DialogCode.Rejected))
+
+    timer = QTimer(parent)
+    timer.setInterval(100)
+    timer.timeout.connect(close_modal)
+    timer.start()
+    return timer
 
 
 def screenshot(window, out: Path, layout: Path | None, timeout_s: float = 300) -> int:
@@ -61,9 +93,58 @@ def screenshot(window, out: Path, layout: Path | None, timeout_s: float = 300) -
     return status
 
 
+def self_test(window, timeout_s: float = 300) -> int:
+    """Load, open, generate one image through the normal worker; 0 and "self-test ok" on success."""
+    import numpy as np
+
+    def fail(message: str) -> int:
+        print(f"oasis-studio --self-test: FAILED: {message}", file=sys.stderr)
+        return 1
+
+    c = window.controller
+    latencies: list[float] = []
+    c.latency.connect(latencies.append)
+    start = time.perf_counter()
+    window.show()
+    if not wait_until(lambda: c.model is not None or window.load_error is not None, timeout_s):
+        return fail(f"the model did not load within {timeout_s:.0f} s")
+    if c.model is None:
+        return fail(f"could not load the model: {window.load_error or 'unknown error'}")
+    load_s = time.perf_counter() - start
+    if not window.isVisible():
+        return fail("the main window did not open")
+    info, doc = c.model, c.document
+    cfg = info.config
+    ids = cfg.semantic_ids
+    labels = np.full(doc.shape, ids[0], dtype=doc.labels.dtype)  # a simple layout: two bands
+    labels[doc.shape[0] // 2 :] = ids[len(ids) // 2]
+    doc.set_labels(labels, "Self-test layout")
+    errors: list[str] = []
+    c.error.connect(lambda title, message: errors.append(f"{title}: {message}"))
+    c.generate()
+    if not wait_until(lambda: doc.image is not None or bool(errors), timeout_s):
+        return fail(f"generation did not finish within {timeout_s:.0f} s")
+    if errors:
+        return fail(errors[0])
+    image = doc.image
+    if image.shape != (cfg.height, cfg.width, 3) or image.dtype != np.uint8:
+        return fail(f"unexpected image {image.shape} {image.dtype}, expected ({cfg.height}, {cfg.width}, 3) uint8")
+    m = re.match(r"(\S+) \(([^)]+)\)", info.description)  # Synthesizer.describe(): "cpu (fp32): why"
+    device, precision = (m.group(1), m.group(2)) if m else (info.description, "?")
+    latency = f"{latencies[-1] * 1000:.0f} ms" if latencies else "?"
+    print(f"model: {info.name} ({info.source}), {len(ids)} classes, {cfg.height}x{cfg.width}, loaded in {load_s:.1f} s")
+    print(f"device: {device}")
+    print(f"precision: {precision}")
+    print(f"description: {info.description}")
+    print(f"latency: {latency}")
+    print("self-test ok")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # a frozen (PyInstaller) child process runs its task here and exits
     args = build_parser().parse_args(argv)
-    if args.screenshot is not None:
+    if args.screenshot is not None or args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
@@ -73,7 +154,32 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
+    if args.self_test:
+        dialogs: list[str] = []
+        dismiss_dialogs(app, dialogs)
+        try:
+            window = MainWindow(autosave_ms=None)
+            window.start(args.model, check_recovery=False)
+        except Exception as e:  # noqa: BLE001 - a self-test reports every failure and exits non-zero
+            print(f"oasis-studio --self-test: FAILED: could not open the main window: {e!r}", file=sys.stderr)
+            return 1
+        try:
+            status = self_test(window)
+            if status == 0 and dialogs:
+                print(f"oasis-studio --self-test: FAILED: unexpected dialog: {dialogs[0]}", file=sys.stderr)
+                status = 1
+            return status
+        except Exception as e:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc()
+            print(f"oasis-studio --self-test: FAILED: {e!r}", file=sys.stderr)
+            return 1
+        finally:
+            window.controller.shutdown()
+            window.deleteLater()
     if args.screenshot is not None:
+        dismiss_dialogs(app)
         window = MainWindow(autosave_ms=None)
         window.start(args.model, check_recovery=False)
         try:
