@@ -94,7 +94,10 @@ class Synthesizer:
         on_cpu = self.device.type == "cpu"
         # FLOP savings (label lookup, sparse borders) pay on CPUs; GPUs prefer dense, static-shape work.
         label_mode = label_mode or ("bag" if on_cpu else "onehot")
-        sparse = on_cpu if sparse is None else sparse
+        if sparse is None:
+            # Border-only SPADE convs pay for wide hidden layers (paper, 128: 1.72 -> 1.22 s) but cost more
+            # than they save for narrow ones (cpu-small, 32: 135 -> 183 ms): benchmarks/bench_generator.py.
+            sparse = on_cpu and self.config.spade_hidden >= 64
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest conv algorithms
         gen = FastGenerator(self.model.generator, label_mode=label_mode, sparse=sparse)
