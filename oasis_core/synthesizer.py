@@ -158,7 +158,7 @@ class Synthesizer:
         """
         in_h, in_w = np.asarray(labels).shape[:2]
         lab = torch.from_numpy(self.prepare_labels(labels)).to(self.device)
-        z = self._noise_for(noise, seed=None) if noise is not None or self.config.noise_3d else None
+        z = self._noise_for(noise, seed=None)
         z = None if z is None else self._on_device(z)
         frames = []
         for chunk in (z.split(batch_size) if z is not None else [None]):
