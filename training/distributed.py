@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -49,6 +50,8 @@ def setup(device: str = "auto") -> DistInfo:
 
 def teardown() -> None:
     if dist.is_initialized():
+        gc.collect()  # DDP reducers left in reference cycles must go before their process group, not at exit
+        dist.barrier()  # no rank tears down its connections while a peer still uses them
         dist.destroy_process_group()
 
 

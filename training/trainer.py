@@ -327,20 +327,25 @@ class Trainer:
             persistent_workers=False,
         )
 
-    def _install_signal_handlers(self) -> None:
-        def request_stop(signum: int, _frame: Any) -> None:
-            self.stop_requested = True
-            log.info("signal %s: saving a checkpoint and stopping after this iteration", signum)
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+    def _request_stop(self, signum: int, _frame: Any) -> None:
+        self.stop_requested = True
+        log.info("signal %s: saving a checkpoint and stopping after this iteration", signum)
 
     def train(self) -> str:
         """Run to the end (or a stop: signal, time limit). Returns why it ended."""
+        # The handlers hold a reference to the trainer (and its DDP modules); restoring them afterwards lets the
+        # trainer be freed before the process group is destroyed, not at interpreter exit (gloo aborts then).
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self._train()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _train(self) -> str:
         from tqdm import tqdm
 
         cfg = self.cfg
-        self._install_signal_handlers()
         start = time.monotonic()
         deadline = start + cfg.time_limit * 60 if cfg.time_limit > 0 else math.inf
         reserve = 30.0  # seconds kept for the final checkpoint; grows with measured save times
