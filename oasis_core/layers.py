@@ -28,6 +28,19 @@ def conv(cin: int, cout: int, k: int = 3, *, sn: bool = False, bias: bool = True
     return parametrizations.spectral_norm(layer) if sn else layer
 
 
+def init_spectral_norm(module: nn.Module, gain: float) -> None:
+    """Re-draw every spectrally normalised weight, xavier-normal with `gain`, and restart its power iteration.
+
+    The forward pass ignores the raw weight's scale, Adam's steps do not: each moves an entry by about lr, so
+    the relative change per step is lr / scale. The paper's gain of 0.02 makes it ~50x that of gain 1: the
+    weights churn until they have grown, which takes far more iterations than a CPU run has.
+    """
+    for m in [m for m in module.modules() if parametrize.is_parametrized(m, "weight")]:
+        parametrize.remove_parametrizations(m, "weight", leave_parametrized=False)
+        nn.init.xavier_normal_(m.weight, gain=gain)
+        parametrizations.spectral_norm(m)
+
+
 def fold_spectral_norm(module: nn.Module) -> None:
     """Replace every spectral-norm parametrisation by its current (eval-mode) weight, in place.
 

@@ -97,3 +97,20 @@ def test_fast_generator_leaves_source_mode_alone() -> None:
     g = Generator(tiny_config()).train()
     FastGenerator(g)
     assert g.training
+
+
+def test_init_spectral_norm_redraws_raw_weights_and_keeps_unit_spectral_norm() -> None:
+    from oasis_core.layers import init_spectral_norm
+
+    torch.manual_seed(0)
+    d = Discriminator(tiny_config())
+    init_spectral_norm(d, 1.0)
+    convs = [m for m in d.modules() if hasattr(m, "parametrizations")]
+    assert convs
+    for m in convs:
+        raw = m.parametrizations.weight.original
+        fan_in, fan_out = raw.shape[1] * raw[0, 0].numel(), raw.shape[0] * raw[0, 0].numel()
+        assert raw.std().item() == pytest.approx((2 / (fan_in + fan_out)) ** 0.5, rel=0.35)
+        with torch.no_grad():
+            sigma = torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item()
+        assert sigma == pytest.approx(1.0, rel=0.1)

@@ -36,6 +36,7 @@ from oasis_core import (
     cpu_has_fast_bf16,
     load_model,
 )
+from oasis_core.layers import init_spectral_norm
 
 from . import losses
 from .data import Augment, SegmentationDataset, dataset_info, validate
@@ -172,6 +173,9 @@ class Trainer:
         fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.G = self._new_generator().to(self.device, memory_format=fmt)
         self.D = Discriminator(mc).to(self.device, memory_format=fmt)
+        if mc.spectral_norm:
+            for net in (self.G, self.D):
+                init_spectral_norm(net, cfg.sn_init_gain)
         self.EMA = None
         if cfg.ema:
             # A fresh module loaded with G's tensors (deepcopy would share spectral-norm state).
