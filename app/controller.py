@@ -327,7 +327,7 @@ class Controller(QObject):
         loop[0].save(path, format="GIF", save_all=True, append_images=loop[1:], duration=frame_ms, loop=0)
 
     # ---- files -----------------------------------------------------------------------------------
-    def open_labels(self, path: str | Path) -> list[str]:
+    def open_labels(self, path: str | Path, undo_name: str = "Open layout") -> list[str]:
         """Load a label PNG into the canvas (one undo step); returns warnings. Raises LabelError."""
         doc = self._need_document()
         loaded = read_label_png(path, doc.config)
@@ -339,7 +339,7 @@ class Controller(QObject):
                 f"the layout was {loaded.labels.shape[1]}x{loaded.labels.shape[0]} and "
                 f"was resized to the model's {doc.shape[1]}x{doc.shape[0]}"
             )
-        doc.set_labels(labels, "Open layout")
+        doc.set_labels(labels, undo_name)
         if self.live:
             self.generate()
         return loaded.warnings

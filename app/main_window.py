@@ -38,6 +38,7 @@ from .canvas import CanvasView, Tool, ToolState
 from .controller import FRAME_COUNT, MAX_UI_SEED, Controller, ModelInfo
 from .dialogs import SettingsDialog, about_dialog, shortcuts_dialog
 from .document import Document
+from .examples import Example, examples_for
 from .palette import NUMBER_KEYS, PaletteWidget
 from .settings import device_settings, recovery_path, save_device_settings
 from .views import HistoryStrip, InterpolationPanel, ResultView
@@ -278,7 +279,11 @@ class MainWindow(QMainWindow):
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        m.addActions([self.a_open_labels, self.a_save_labels])
+        m.setToolTipsVisible(True)  # a disabled "Open Example" says why
+        m.addAction(self.a_open_labels)
+        self.examples_menu = m.addMenu("Open E&xample")
+        self.examples_menu.setToolTipsVisible(True)
+        m.addAction(self.a_save_labels)
         m.addSeparator()
         m.addActions([self.a_open_project, self.a_save_project, self.a_save_project_as])
         m.addSeparator()
@@ -416,6 +421,7 @@ class MainWindow(QMainWindow):
         for w in (self.seed_spin, self.interp, self.lock_check):
             w.setEnabled(noise)
         self.live_check.setEnabled(loaded)
+        self._fill_examples_menu(info)
         self.a_photo.setEnabled(loaded and info.can_segment)
         self.a_photo.setToolTip(
             "Segment a photo with the model's discriminator into an editable layout"
@@ -423,6 +429,20 @@ class MainWindow(QMainWindow):
             else "This model was saved without its discriminator, so it cannot turn photos into layouts"
         )
         self._selection_state()
+
+    def _fill_examples_menu(self, info: ModelInfo | None) -> None:
+        """The example layouts drawn for the loaded model's classes; disabled, saying why, when there are none."""
+        menu = self.examples_menu
+        menu.clear()
+        examples, why = examples_for(info.config) if info is not None else ([], "Load a model first")
+        for ex in examples:
+            a = menu.addAction(ex.title, lambda _=False, e=ex: self.open_example(e))
+            a.setToolTip(ex.description)
+            a.setStatusTip(ex.description)
+        tip = why or "Open a layout drawn for this model's classes (undoable, like opening a layout file)"
+        menu.menuAction().setEnabled(bool(examples))
+        menu.menuAction().setToolTip(tip)
+        menu.menuAction().setStatusTip(tip)
 
     def _undo_state(self) -> None:
         d = self.doc
@@ -617,12 +637,19 @@ class MainWindow(QMainWindow):
             self.controller.reconfigure(dlg.device.currentText(), dlg.precision.currentText())
 
     # ---- files -----------------------------------------------------------------------------------
-    def open_labels(self, path: str | Path) -> bool:
-        warnings = self._guarded("Could not open the layout", self.controller.open_labels, path)
+    def open_labels(self, path: str | Path, undo_name: str = "Open layout") -> bool:
+        warnings = self._guarded("Could not open the layout", self.controller.open_labels, path, undo_name)
         if warnings is None:
             return False
         if isinstance(warnings, list) and warnings:
             QMessageBox.warning(self, "Layout opened with warnings", "\n".join(warnings))
+        return True
+
+    def open_example(self, example: Example) -> bool:
+        """An example replaces the canvas as an opened layout file does: one undo step."""
+        if not self.open_labels(example.path, "Open example"):
+            return False
+        self.statusBar().showMessage(f"Opened the example '{example.title}' (Undo brings back the last layout)", 8000)
         return True
 
     def open_labels_dialog(self) -> None:

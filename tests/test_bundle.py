@@ -93,6 +93,9 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path: Path) -> None:
     for absent in ("tensorboard", "training", "pytest", "sympy", "torch/include", "PySide6/Qt/qml"):
         assert not (internal / absent).exists(), absent
     assert not list(internal.rglob("libQt6Quick*")) and not list(internal.rglob("libQt6Qml*"))
+    # The example layouts travel with the app (app.examples.examples_dir() reads them there); their script does not.
+    assert (internal / "assets" / "examples" / "landscapes" / "examples.json").is_file()
+    assert not list((internal / "assets").rglob("*.py"))
 
     # Without a bundled model (until one is shipped in assets/models) the self-test uses a tiny one.
     models = None if bundled_models() else _tiny_models_dir(tmp_path / "models")
