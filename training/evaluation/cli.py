@@ -13,7 +13,9 @@ Writes OUT/metrics.json, OUT/report.md and OUT/contact_sheet.png. Measures whose
 (FID/KID without --inception-weights, mIoU without --judge) are reported as null with the reason; the
 others still run. --judge takes a folder written by `oasis-eval train-judge` or a TorchScript file
 (TorchScript runs code when loaded: use only files you trust; input RGB (B,3,H,W) in [0,1], output
-(B,label_nc,h,w) logits).
+(B,label_nc,h,w) logits), or espnet-camvid:PATH for the published ESPNet (p=2, q=8) CamVid weights
+espnet_p_2_q_8_camvid.pth (an independent judge for 12-class CamVid models; runs at 480x360; read with
+torch.load(weights_only=True), so no code runs).
 """
 
 
@@ -76,8 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="val", choices=("train", "val"))
     p.add_argument("--out", required=True, type=Path, help="folder for metrics.json, report.md, contact_sheet.png")
     p.add_argument(
-        "--judge", default=None, help="judge folder (oasis-eval train-judge) or TorchScript file (trusted only)"
-    )
+        "--judge", default=None,
+        help="judge folder (oasis-eval train-judge), TorchScript file (trusted only) or espnet-camvid:PATH "
+        "(the published ESPNet CamVid weights)",
+    )  # fmt: skip
     p.add_argument(
         "--variations", type=int, default=3, help="generated images per layout (default 3; the paper uses 20)"
     )

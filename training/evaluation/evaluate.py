@@ -118,7 +118,8 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         notes.extend(f"judge: {w}" for w in warnings)
     else:
         judge_reason = (
-            "no judge given (--judge); train one with `oasis-eval train-judge` or pass a TorchScript segmenter"
+            "no judge given (--judge); train one with `oasis-eval train-judge`, pass a TorchScript segmenter "
+            "or, for CamVid, espnet-camvid:PATH (the published ESPNet weights)"
         )
     inception = None
     fid_reason = None

@@ -16,6 +16,9 @@ loaded; only use files you trust.** Its contract: input (B, 3, H, W) float32 RGB
 the evaluation runs at (the model's size), output (B, label_nc, h, w) logits (any h, w: they are resized
 bilinearly to H x W). A ``.pt2`` file saved by ``torch.export.save`` is accepted on the same terms
 (TorchScript is deprecated in recent PyTorch releases).
+
+``espnet-camvid:PATH`` names the published ESPNet (p=2, q=8) CamVid weights, run by our own re-implementation
+(:mod:`.espnet`): an independent judge for 12-class CamVid models, loaded with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = ["Judge", "JudgeConfig", "JudgeError", "JudgeNet", "load_judge", "trai
 FORMAT = "oasis-eval-judge"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+ESPNET_CAMVID_PREFIX = "espnet-camvid:"
 
 
 class JudgeError(RuntimeError):
@@ -117,7 +121,9 @@ class Judge:
     """Wraps a judge network: ``predict(images uint8 (B, H, W, 3)) -> (B, H, W) int64 class ids``.
 
     Folder judges run at their training size (inputs are resized bilinearly, logits resized back);
-    TorchScript judges get the images as they are. The don't-care class is never predicted.
+    TorchScript judges get the images as they are. The ESPNet judge runs at 480x360 and its label map
+    (``resize_labels``), not its logits, is resized back, nearest-neighbour. The don't-care class is never
+    predicted.
     """
 
     def __init__(
@@ -131,6 +137,8 @@ class Judge:
         size: tuple[int, int] | None,
         input_range: str,
         config: JudgeConfig | None = None,
+        details: dict[str, Any] | None = None,
+        resize_labels: bool = False,
         device: str | torch.device = "cpu",
     ) -> None:
         self.net = net.to(device)
@@ -143,8 +151,10 @@ class Judge:
         self.kind = kind
         self.source = source
         self.size = size
-        self.input_range = input_range  # "minus1_1" (folder judges) or "0_1" (TorchScript)
+        self.input_range = input_range  # "minus1_1" (folder judges) or "0_1" (TorchScript, ESPNet)
         self.config = config
+        self.details = details or {}  # extra describe() entries (architecture, training data)
+        self.resize_labels = resize_labels
         self.device = torch.device(device)
 
     def describe(self) -> dict[str, Any]:
@@ -159,11 +169,13 @@ class Judge:
             val = self.config.training.get("val_miou")
             if val is not None:
                 out["val_miou_at_training"] = val
+        out.update(self.details)
         return out
 
     @torch.inference_mode()
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) float RGB in [0, 1] -> (B, num_classes, H, W) float logits."""
+    def logits(self, images: torch.Tensor, at_input_size: bool = True) -> torch.Tensor:
+        """(B, 3, H, W) float RGB in [0, 1] -> (B, num_classes, H, W) float logits (at the judge's own
+        size if not ``at_input_size``), the don't-care class at -inf."""
         h, w = images.shape[-2:]
         x = images.to(self.device, torch.float32)
         if self.size is not None and tuple(self.size) != (h, w):
@@ -180,7 +192,7 @@ class Judge:
                 f"the judge returned shape {tuple(y.shape)}; expected (B, {self.num_classes}, h, w) logits"
             )
         y = y.float()
-        if y.shape[-2:] != (h, w):
+        if at_input_size and y.shape[-2:] != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
         if self.dont_care_id is not None:
             y[:, self.dont_care_id] = float("-inf")
@@ -188,7 +200,12 @@ class Judge:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255)
-        return self.logits(t).argmax(1).cpu().numpy()
+        if not self.resize_labels:
+            return self.logits(t).argmax(1).cpu().numpy()
+        labels = self.logits(t, at_input_size=False).argmax(1, keepdim=True)
+        if labels.shape[-2:] != t.shape[-2:]:  # nearest-exact: pixel centres aligned, as the dataset's labels
+            labels = F.interpolate(labels.float(), size=t.shape[-2:], mode="nearest-exact").long()
+        return labels[:, 0].cpu().numpy()
 
 
 def load_judge(
@@ -198,9 +215,12 @@ def load_judge(
     class_names: tuple[str, ...] | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[Judge, list[str]]:
-    """A judge folder or a TorchScript file -> (Judge, warnings). Classes must match the model's."""
-    path = Path(path)
+    """A judge folder, a TorchScript file or ``espnet-camvid:PATH`` -> (Judge, warnings). Classes must
+    match the model's."""
     warnings: list[str] = []
+    if str(path).startswith(ESPNET_CAMVID_PREFIX):
+        return _load_espnet_camvid_judge(str(path)[len(ESPNET_CAMVID_PREFIX) :], num_classes, class_names, device)
+    path = Path(path)
     if path.is_dir():
         cfg_path, weights = path / CONFIG_NAME, path / WEIGHTS_NAME
         if not cfg_path.is_file() or not weights.is_file():
@@ -227,7 +247,8 @@ def load_judge(
             else:
                 net = torch.jit.load(str(path), map_location=device)  # runs code: trusted files only (documented)
         except Exception as e:
-            raise JudgeError(f"{path}: not a judge folder and not loadable as {kind} ({e})") from e
+            hint = f"; for the ESPNet CamVid weights pass {ESPNET_CAMVID_PREFIX}{path}" if path.suffix == ".pth" else ""
+            raise JudgeError(f"{path}: not a judge folder and not loadable as {kind} ({e}){hint}") from e
         judge = Judge(
             net,
             num_classes,
@@ -240,6 +261,29 @@ def load_judge(
         )
         return judge, warnings
     raise JudgeError(f"judge {path} does not exist")
+
+
+def _load_espnet_camvid_judge(
+    path: str, num_classes: int, class_names: tuple[str, ...] | None, device: str | torch.device
+) -> tuple[Judge, list[str]]:
+    from .espnet import CAMVID_CLASS_NAMES, CAMVID_SIZE, load_espnet_camvid
+
+    if num_classes != len(CAMVID_CLASS_NAMES):
+        raise JudgeError(
+            f"the ESPNet CamVid judge knows {len(CAMVID_CLASS_NAMES)} classes (11 + void) but the model has {num_classes}"
+        )
+    warnings: list[str] = []
+    if class_names is not None and tuple(class_names) != CAMVID_CLASS_NAMES:
+        warnings.append(f"judge class names {list(CAMVID_CLASS_NAMES)} differ from the model's {list(class_names)}")
+    judge = Judge(
+        # dont_care_id None: argmax over all 12 outputs, void included, as the published pipeline (and its
+        # reference figures) does; a void prediction counts as a miss of the pixel's true class.
+        load_espnet_camvid(path), num_classes, None, kind="espnet-camvid", source=path, size=CAMVID_SIZE,
+        input_range="0_1", resize_labels=True, device=device,
+        details={"architecture": "ESPNet p=2, q=8 (Mehta et al., ECCV 2018), our re-implementation",
+                 "trained_on": "CamVid train (SegNet split), published weights"},
+    )  # fmt: skip
+    return judge, warnings
 
 
 def save_judge(net: JudgeNet, cfg: JudgeConfig, out: Path) -> None:
