@@ -236,3 +236,34 @@ def test_size_preset_then_overrides(tmp_path: Path, capsys) -> None:
     resolved = json.loads(capsys.readouterr().out)
     assert resolved["model"]["height"] == 192 and resolved["model"]["channels_g"] == 16
     assert resolved["train"]["crop_height"] == 96 and resolved["train"]["batch_size"] == 4
+
+
+def test_sigterm_to_the_whole_process_group_saves_a_checkpoint(tmp_path: Path) -> None:
+    """A batch system's SIGTERM reaches the data workers too: the run must still end with a checkpoint."""
+    import signal
+    import time
+
+    data = make_dataset(tmp_path / "data", n=8)
+    run = tmp_path / "runs" / "sig"
+    cmd = [sys.executable, "-m", "training", "--dataset", "folder", "--dataroot", str(data), "--name", "sig",
+           "--runs-dir", str(tmp_path / "runs"), "--height", "32", "--width", "48", "--z-dim", "8", "--channels-g", "4",
+           "--g-mults", "4,4,2,1", "--spade-hidden", "8", "--d-channels", "8,8,16", "--d-last-channels", "8",
+           "--batch-size", "2", "--num-workers", "2", "--max-iters", "100000", "--device", "cpu",
+           "--sample-every", "100000", "--log-every", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "metrics.jsonl").exists() or (run / "metrics.jsonl").read_text().count("\n") < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)  # trainer and data workers alike
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-2000:]
+    log = (run / "log.txt").read_text()
+    assert "stopped by signal" in log
+    it = load_checkpoint(run / "checkpoints" / "latest.pt")["iteration"]
+    assert it >= 3 and f"stopped by signal at iteration {it}" in log

@@ -68,6 +68,13 @@ class EpochBatches:
         return len(self.batches)
 
 
+def _leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
+    """Batch systems, `kill` of a process group and Ctrl-C signal every process of a job; a data worker killed by
+    that would crash the trainer before its final checkpoint. The trainer stops its workers itself."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
     return ModelConfig(
         label_nc=info.label_nc,
@@ -329,6 +336,7 @@ class Trainer:
             num_workers=self.cfg.num_workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=False,
+            worker_init_fn=_leave_stop_signals_to_the_trainer,
         )
 
     def _request_stop(self, signum: int, _frame: Any) -> None:
