@@ -294,7 +294,10 @@ def test_cli_end_to_end_with_judge_and_no_inception(workspace: dict, tmp_path: P
     from PIL import Image
 
     with Image.open(tmp_path / "out" / "contact_sheet.png") as im:
-        assert im.size[1] > 3 * 32 and im.size[0] > 4 * 48  # 3 rows of layout | real | 2 variations
+        assert im.size[1] > 3 * 32 and im.size[0] > 5 * 48  # 3 rows of layout | real | 2 variations | re-roll
+    assert m["contact_sheet_columns"][-1].endswith("re-rolled inside the outline")
+    r = m["local_reroll"]
+    assert r["layouts"] == 3 and r["change_inside"] > 0 and "Local re-roll" in report
 
     # same seeds -> same numbers; a TorchScript judge equal to the folder judge gives the same mIoU
     judge, _ = load_judge(workspace["judge"], 4, None)
@@ -355,3 +358,20 @@ def test_cli_rejects_a_model_for_other_classes(workspace: dict, tmp_path: Path, 
     ]
     assert eval_main([*argv, "--quiet", "--device", "cpu"]) == 2
     assert "5 label channels" in capsys.readouterr().err
+
+
+def test_local_reroll_measures_inside_and_far_outside() -> None:
+    from training.evaluation.evaluate import _change_inside_outside, _outline
+
+    before = np.zeros((40, 60, 3), np.uint8)
+    mask = np.zeros((40, 60), bool)
+    mask[10:20, 10:20] = True
+    after = before.copy()
+    after[mask] = 90
+    after[20:23, 10:20] = 30  # spill just past the border: within the margin, not counted outside
+    inside, outside = _change_inside_outside(before, after, mask, margin=8)
+    assert inside == 90 and outside == 0
+    after[39, 59] = 255
+    assert _change_inside_outside(before, after, mask, margin=8)[1] == pytest.approx(255 / (40 * 60 - 26 * 26))
+    drawn = _outline(before, mask)
+    assert (drawn[9, 15] == (255, 0, 255)).all() and (drawn[15, 15] == 0).all()

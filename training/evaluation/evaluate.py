@@ -12,8 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
+
+from oasis_core import noise as noise_ops
 
 from .metrics import (
     ClassHistograms,
@@ -56,6 +59,33 @@ class EvalOptions:
 def _r(v: float | None, nd: int = 4) -> float | None:
     v = nan_to_none(v) if v is not None else None
     return None if v is None else round(v, nd)
+
+
+def _reroll_class(labels: np.ndarray, ignore: int | None) -> int:
+    """The layout's largest class (not don't-care): the region the contact sheet re-rolls."""
+    counts = np.bincount(labels.ravel())
+    if ignore is not None and ignore < len(counts):
+        counts[ignore] = 0
+    return int(counts.argmax())
+
+
+def _change_inside_outside(before: np.ndarray, after: np.ndarray, mask: np.ndarray, margin: int = 8) -> tuple[float, float]:
+    """Mean absolute RGB change inside `mask` and outside it beyond `margin` pixels (the generator's convolutions
+    legitimately carry a change a little past the region's border)."""
+    diff = np.abs(after.astype(np.float32) - before.astype(np.float32)).mean(-1)
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)).astype(bool)
+    inside = float(diff[mask].mean()) if mask.any() else 0.0
+    outside = float(diff[~near].mean()) if (~near).any() else 0.0
+    return inside, outside
+
+
+def _outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The image with the border of `mask` drawn in magenta."""
+    m = mask.astype(np.uint8)
+    edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - m).astype(bool)
+    out = image.copy()
+    out[edge] = (255, 0, 255)
+    return out
 
 
 def _seeds(index: int, variations: int, base: int) -> list[int]:
@@ -161,6 +191,7 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
     lpips_vals: list[float] = []
     ms_scales = None
     rows: list[list[np.ndarray]] = []
+    reroll_stats: list[tuple[float, float]] = []
     gen_seconds = 0.0
     all_index = {p.name: i for i, p in enumerate(rep.pairs)}
     for k in tqdm(range(len(ds)), desc="oasis-eval", unit="layout", disable=not opts.progress):
@@ -197,7 +228,15 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         for g in gen:
             hist.add(g, labels, generated=True)
         if len(rows) < opts.contact_rows:
-            rows.append([colorize(labels, cfg), real, *gen])
+            row = [colorize(labels, cfg), real, *gen]
+            if cfg.noise_3d:
+                cls = _reroll_class(labels, ignore)
+                mask = labels == cls
+                rerolled = synth.generate(labels, noise_ops.resample(noise[:1], mask, seed=opts.seed + 7 + k))
+                inside, outside = _change_inside_outside(gen[0], rerolled, mask)
+                reroll_stats.append((inside, outside))
+                row.append(_outline(rerolled, mask))
+            rows.append(row)
 
     # ---- results ----------------------------------------------------------------------------------
     names = list(info.class_names)
@@ -328,6 +367,20 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         }
     else:
         result["color_texture"] = None
+    columns = ["layout", "real", *(f"generated {i + 1}" for i in range(variations))]
+    if reroll_stats:
+        columns.append("1, re-rolled inside the outline")
+        inside, outside = (float(np.mean(v)) for v in zip(*reroll_stats))
+        result["local_reroll"] = {
+            "change_inside": _r(inside),
+            "change_outside": _r(outside),
+            "layouts": len(reroll_stats),
+            "note": (
+                "contact-sheet rows: variation 1 with its noise re-sampled only on the pixels of the layout's largest "
+                "class; mean absolute RGB change (0-255) inside that region and outside it, more than 8 px away"
+            ),
+        }
+    result["contact_sheet_columns"] = columns
     result["notes"] = notes
     result["seconds"] = {"total": round(time.perf_counter() - t0, 1), "generation": round(gen_seconds, 1)}
     return result, rows

@@ -126,11 +126,20 @@ def markdown_report(m: dict[str, Any]) -> str:
         notes.append("FID/KID: " + m["fid_note"])
     if notes:
         out += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    out += ["`contact_sheet.png`: each row is layout | real image | generated variations.", ""]
+    if m.get("local_reroll"):
+        r = m["local_reroll"]
+        out += ["## Local re-roll", "",
+                f"Variation 1 re-rolled only on its layout's largest class (outlined in the contact sheet), "
+                f"{r['layouts']} layouts: mean RGB change {r['change_inside']} inside, {r['change_outside']} outside "
+                "(more than 8 px away).", ""]
+    out += ["`contact_sheet.png`: each row is layout | real image | generated variations"
+            + (" | variation 1 re-rolled inside the outline." if m.get("local_reroll") else "."), ""]
     return "\n".join(out)
 
 
-def contact_sheet(rows: list[list[np.ndarray]], max_cell_width: int = 256) -> Image.Image:
+def contact_sheet(
+    rows: list[list[np.ndarray]], max_cell_width: int = 256, titles: list[str] | None = None
+) -> Image.Image:
     """Rows of equal-size (H, W, 3) uint8 cells -> one image with a header naming the columns."""
     if not rows:
         raise ValueError("no rows")
@@ -141,7 +150,7 @@ def contact_sheet(rows: list[list[np.ndarray]], max_cell_width: int = 256) -> Im
     gap, header = 2, 14
     sheet = Image.new("RGB", (cols * (cw + gap) + gap, header + len(rows) * (ch + gap) + gap), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    titles = ["layout", "real", *(f"generated {i + 1}" for i in range(cols - 2))]
+    titles = titles or ["layout", "real", *(f"generated {i + 1}" for i in range(cols - 2))]
     for j, t in enumerate(titles):
         draw.text((gap + j * (cw + gap) + 2, 1), t, fill=(0, 0, 0))
     for i, row in enumerate(rows):
@@ -159,5 +168,5 @@ def write_report(out: str | Path, metrics: dict[str, Any], rows: list[list[np.nd
     paths = [out / "metrics.json", out / "report.md", out / "contact_sheet.png"]
     paths[0].write_text(json.dumps(metrics, indent=2, allow_nan=False), encoding="utf-8")
     paths[1].write_text(markdown_report(metrics), encoding="utf-8")
-    contact_sheet(rows).save(paths[2])
+    contact_sheet(rows, titles=metrics.get("contact_sheet_columns")).save(paths[2])
     return paths
