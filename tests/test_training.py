@@ -267,3 +267,16 @@ def test_sigterm_to_the_whole_process_group_saves_a_checkpoint(tmp_path: Path) -
     assert "stopped by signal" in log
     it = load_checkpoint(run / "checkpoints" / "latest.pt")["iteration"]
     assert it >= 3 and f"stopped by signal at iteration {it}" in log
+
+
+def test_mix_noise_flips_between_image_and_region_level_per_step(tmp_path: Path) -> None:
+    t = Trainer(tiny(tmp_path, noise_mode="mix"), CPU)
+    labels = torch.zeros(2, 32, 48, dtype=torch.long)
+    labels[:, :, 24:] = 1  # two regions
+    kinds = set()
+    for _ in range(20):
+        z = t.sample_noise(labels)
+        assert torch.equal(z[:, :, :, :24], z[:, :, :1, :1].expand(-1, -1, 32, 24))  # constant inside a region
+        same = torch.equal(z[:, :, 0, 0], z[:, :, 0, 47])
+        kinds.add("image" if same else "region")
+    assert kinds == {"image", "region"}  # never pixel-level

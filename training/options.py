@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(o, "cutmix", "CutMix rectangles instead of LabelMix class masks")
     _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
     _bool_flag(o, "ema", "exponential moving average of G (paper: on)")
-    o.add_argument("--noise-mode", choices=["image", "region", "pixel", "mix"], help="how training noise is drawn (App. A.7)")
+    o.add_argument("--noise-mode", choices=["image", "region", "pixel", "mix"], help="how training noise is drawn (App. A.7; mix: image or region level by a coin flip per step)")
     _bool_flag(o, "reuse-fake", "D step reuses the G step's fake instead of a fresh G forward (cheaper)")
     o.add_argument("--diffaug", help="DiffAugment on D's inputs and targets: translation, cutout, or translation,cutout")
     d = p.add_argument_group("data")

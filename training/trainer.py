@@ -238,17 +238,17 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None)
 
     def sample_noise(self, labels: torch.Tensor) -> torch.Tensor | None:
-        """Training noise (B, z, H, W) per the noise mode: image-level, per class region, per pixel, or a mix."""
+        """Training noise (B, z, H, W) per the noise mode: image-level, per class region, per pixel, or "mix":
+        image- or region-level by a coin flip at every step (App. A.7)."""
         if not self.cfg.noise_3d:
             return None
         b, h, w = labels.shape
         z_dim, n = self.cfg.z_dim, self.model_config.label_nc
-        modes = ["image", "region", "pixel"]
+        mode = self.cfg.noise_mode
+        if mode == "mix":
+            mode = ("image", "region")[int(torch.randint(0, 2, (), generator=self.noise_gen))]
         out = torch.empty(b, z_dim, h, w)
         for i in range(b):
-            mode = self.cfg.noise_mode
-            if mode == "mix":
-                mode = modes[int(torch.randint(0, 3, (), generator=self.noise_gen))]
             if mode == "image":
                 out[i] = torch.randn(z_dim, 1, 1, generator=self.noise_gen).expand(z_dim, h, w)
             elif mode == "region":
