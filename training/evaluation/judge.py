@@ -122,8 +122,8 @@ class Judge:
 
     Folder judges run at their training size (inputs are resized bilinearly, logits resized back);
     TorchScript judges get the images as they are. The ESPNet judge runs at 480x360 and its label map
-    (``resize_labels``), not its logits, is resized back, nearest-neighbour. The don't-care class is never
-    predicted.
+    (``resize_labels``), not its logits, is resized back, nearest-neighbour. A given ``dont_care_id`` is never
+    predicted; the ESPNet judge gives none, as its published pipeline takes the argmax over void too.
     """
 
     def __init__(
@@ -175,7 +175,7 @@ class Judge:
     @torch.inference_mode()
     def logits(self, images: torch.Tensor, at_input_size: bool = True) -> torch.Tensor:
         """(B, 3, H, W) float RGB in [0, 1] -> (B, num_classes, H, W) float logits (at the judge's own
-        size if not ``at_input_size``), the don't-care class at -inf."""
+        size if not ``at_input_size``), the don't-care class (if any) at -inf."""
         h, w = images.shape[-2:]
         x = images.to(self.device, torch.float32)
         if self.size is not None and tuple(self.size) != (h, w):
