@@ -7,11 +7,10 @@ examples whose class names are its own, so that every id means the class it was 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from oasis_core import ModelConfig
+from oasis_core import ModelConfig, assets_dir
 
 CATALOGUE = "examples.json"
 
@@ -32,9 +31,7 @@ class ExampleSet:
 
 def examples_dir() -> Path:
     """assets/examples inside the PyInstaller bundle, or in the source tree."""
-    if base := getattr(sys, "_MEIPASS", None):
-        return Path(base) / "assets" / "examples"
-    return Path(__file__).resolve().parent.parent / "assets" / "examples"
+    return assets_dir() / "examples"
 
 
 def example_sets() -> list[ExampleSet]:

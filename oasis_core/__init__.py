@@ -20,7 +20,16 @@ from .labels import (
     save_label_png,
     validate_labels,
 )
-from .model import DEFAULT_MODEL_NAME, ModelFileError, OasisModel, bundled_models, default_model, load_model, models_dir
+from .model import (
+    DEFAULT_MODEL_NAME,
+    ModelFileError,
+    OasisModel,
+    assets_dir,
+    bundled_models,
+    default_model,
+    load_model,
+    models_dir,
+)
 from .official import import_official
 from .synthesizer import Synthesizer, cpu_has_fast_bf16, select_device
 
@@ -38,6 +47,7 @@ __all__ = [
     "ModelFileError",
     "OasisModel",
     "Synthesizer",
+    "assets_dir",
     "bundled_models",
     "colorize",
     "cpu_has_fast_bf16",

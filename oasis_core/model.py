@@ -211,13 +211,18 @@ def load_model(
         raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: {e}") from e
 
 
+def assets_dir() -> Path:
+    """The project's assets/ folder: inside the PyInstaller bundle, or in the repository."""
+    if base := getattr(sys, "_MEIPASS", None):
+        return Path(base) / "assets"
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
 def models_dir() -> Path:
-    """Where bundled models live: $OASIS_MODELS_DIR, the PyInstaller bundle, or the repository's assets/."""
+    """Where bundled models live: $OASIS_MODELS_DIR, else assets/models (bundle or repository)."""
     if env := os.environ.get("OASIS_MODELS_DIR"):
         return Path(env)
-    if base := getattr(sys, "_MEIPASS", None):
-        return Path(base) / "assets" / "models"
-    return Path(__file__).resolve().parent.parent / "assets" / "models"
+    return assets_dir() / "models"
 
 
 def bundled_models() -> dict[str, Path]:
