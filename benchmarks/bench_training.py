@@ -4,6 +4,7 @@ The reference-style step calls D separately on fake, real and mixed images, lets
 parameter gradients, and runs in fp32 without channels_last: what the authors' code does.
 
     python benchmarks/bench_training.py --device cuda                        # paper config, ADE20K, 256x256, batch 32
+    python benchmarks/bench_training.py --device cuda --variants compile,compile-reuse  # torch.compile'd steps
     python benchmarks/bench_training.py --device cpu --preset small --batch 8   # a small model on 2 cores
 """
 
@@ -88,6 +89,17 @@ def measure(t: Trainer, batch: dict, reference: bool, steps: int, warmup: int) -
     return image.shape[0] / sec, peak
 
 
+def profile(t: Trainer, batch: dict, reference: bool) -> None:
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if t.device.type == "cuda" else [])
+    with torch_profile(activities=acts) as prof:
+        measure(t, batch, reference, steps=2, warmup=0)
+    key = "self_cuda_time_total" if t.device.type == "cuda" else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60), flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -97,7 +109,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--skip-reference", action="store_true")
+    p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse "
+                   "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
+    p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. spade_hidden=64")
     p.add_argument("--out", default=None)
     args = p.parse_args()
@@ -115,23 +129,34 @@ def main() -> None:
             key, value = kv.split("=", 1)
             base[key] = json.loads(value) if value[:1] in "[{0123456789-tf" else value
         print(f"# {results['device']}, {args.preset} config, {args.classes} classes, {h}x{w}, batch {args.batch}")
-        variants = [("reference-style (fp32, 3 D calls)", dict(precision="fp32", channels_last=False), True),
-                    ("Trainer.step", dict(), False)]
-        if dev.type == "cpu":
-            variants += [("Trainer.step bf16 autocast", dict(precision="bf16"), False)]
+        variants = {
+            "reference": ("reference-style (fp32, 3 D calls)", dict(precision="fp32", channels_last=False), True),
+            "step": ("Trainer.step", dict(), False),
+            "reuse": ("Trainer.step --reuse-fake", dict(reuse_fake=True), False),
+            "bf16": ("Trainer.step bf16 autocast", dict(precision="bf16"), False),
+            "compile": ("Trainer.step --compile", dict(compile=True), False),
+            "compile-reuse": ("Trainer.step --compile --reuse-fake", dict(compile=True, reuse_fake=True), False),
+        }
+        chosen = args.variants.split(",") if args.variants else (
+            ["reference", "step", "reuse"] + (["bf16"] if dev.type == "cpu" else []))
+        if unknown := set(chosen) - set(variants):
+            raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {', '.join(variants)}")
+        variants = [variants[k] for k in chosen]
         for name, over, ref in variants:
-            if ref and args.skip_reference:
-                continue
             t = Trainer(TrainConfig.from_dict({**base, **over}), DistInfo(0, 1, 0, dev))
             batch = next(iter(t._loader()))
+            start = time.perf_counter()
             ips, peak = measure(t, batch, ref, args.steps, args.warmup)
+            print(f"  ({time.perf_counter() - start:.0f} s with warm-up)", flush=True)
             print(f"{name:36s} {ips:8.2f} images/s  peak {peak:6.2f} GiB  ({t.precision})", flush=True)
+            if args.profile:
+                profile(t, batch, ref)
             results[name] = {"images_per_sec": ips, "peak_gib": peak, "precision": t.precision}
+            if args.out:  # after every variant: a run cut short keeps what it measured
+                Path(args.out).write_text(json.dumps(results, indent=2))
             del t
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class ModelConfig:
     clade_blocks: int = 0  # the last k blocks (highest resolutions) use class-adaptive 1x1 modulation
     norm: Norm = "sync-batch"
     spectral_norm: bool = True
+    d_spectral_norm: bool = True  # with spectral_norm: in D too (off: only G's convolutions are normalised)
     noise_3d: bool = True
     d_channels: tuple[int, ...] = PAPER_D_CHANNELS
     d_last_channels: int = 64

@@ -18,7 +18,7 @@ class Discriminator(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        sn = config.spectral_norm
+        sn = config.spectral_norm and config.d_spectral_norm
         enc = config.d_channels  # e.g. 128, 128, 256, 256, 512, 512
         ins = (3, *enc[:-1])
         self.down = nn.ModuleList(DBlock(i, o, up=False, first=k == 0, sn=sn) for k, (i, o) in enumerate(zip(ins, enc)))

@@ -58,10 +58,15 @@ class Generator(nn.Module):
             raise ValueError(f"label size {h}x{w} is not a multiple of the generator's upsampling {f}")
         cond = self.conditioning(onehot, noise)  # (B, z + N, H, W)
         sizes = self.stage_sizes(h, w)
-        x = self.head(F.interpolate(cond, size=sizes[0], mode="nearest"))  # (B, 16ch, H/f, W/f)
+        x = self.head(_resized(cond, sizes[0]))  # (B, 16ch, H/f, W/f)
         for i, (block, size) in enumerate(zip(self.blocks, sizes)):
             if i > 0:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             # Nearest resizing of the conditioning map is identical for every SPADE of a block: do it once.
-            x = block(x, F.interpolate(cond, size=size, mode="nearest"))
+            x = block(x, _resized(cond, size))
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
+
+
+def _resized(cond: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest resize; the last stage is at full size and uses the map itself (no copy of B x (z + N) x H x W)."""
+    return cond if tuple(cond.shape[2:]) == tuple(size) else F.interpolate(cond, size=size, mode="nearest")

@@ -84,7 +84,10 @@ class SPADE(nn.Module):
             actv = F.relu(self.shared(cond))
         elif actv is None:  # class-adaptive: the modulation reads cond directly
             actv = cond
-        return self.norm(x) * (1 + self.gamma(actv)) + self.beta(actv)
+        gamma, beta = self.gamma(actv), self.beta(actv)
+        # Under autocast the norm computes in fp32 while gamma and beta come out in bf16/fp16: modulating in
+        # their dtype keeps the full-resolution activations, and what backward saves of them, at half size.
+        return self.norm(x).to(gamma.dtype) * (1 + gamma) + beta
 
 
 Modulation = Literal["spade", "shared", "clade"]

@@ -61,3 +61,37 @@ def test_segment_on_gpu(model: OasisModel) -> None:
     img = (np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)
     seg = s.segment(img)
     assert seg.shape == (50, 70) and seg.max() < 6
+
+
+def test_training_step_on_gpu(tmp_path) -> None:
+    from tests.test_training import flat_state, tiny
+    from training.distributed import DistInfo
+    from training.trainer import Trainer
+
+    gpu = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cuda"))
+    t = Trainer(tiny(tmp_path, device="cuda", deterministic=False), gpu)
+    assert t.precision in ("bf16", "fp16")
+    before = {k: v.clone() for k, v in flat_state(t).items() if k.startswith(("G.", "D."))}
+    batch = next(iter(t._loader()))
+    stats = t.step(batch["image"].cuda().contiguous(memory_format=torch.channels_last), batch["labels"].cuda())
+    assert all(np.isfinite(v) for v in stats.values())
+    after = flat_state(t)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("G."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("D."))
+
+
+@pytest.mark.parametrize("mode", ["image", "region", "pixel"])
+def test_training_noise_is_the_same_on_gpu_and_cpu(tmp_path, mode: str) -> None:
+    """The trainer draws noise values on the CPU generator and builds the map on the device: same values."""
+    from tests.test_training import CPU, tiny
+    from training.distributed import DistInfo
+    from training.trainer import Trainer
+
+    gpu = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cuda"))
+    maps = []
+    for info in (CPU, gpu):
+        t = Trainer(tiny(tmp_path, name=f"noise-{info.device.type}", noise_mode=mode, precision="fp32",
+                         deterministic=False), info)
+        labels = next(iter(t._loader()))["labels"].to(info.device)
+        maps.append(t.sample_noise(labels).cpu())
+    assert torch.equal(maps[0], maps[1])

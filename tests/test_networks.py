@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from oasis_core import Discriminator, FastGenerator, Generator, noise
+from oasis_core import Discriminator, FastGenerator, Generator, ModelConfig, noise
 from oasis_core.labels import random_layout
 
 from .conftest import assert_same_function, realistic_weights, tiny_config
@@ -114,3 +114,13 @@ def test_init_spectral_norm_redraws_raw_weights_and_keeps_unit_spectral_norm() -
         with torch.no_grad():
             sigma = torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item()
         assert sigma == pytest.approx(1.0, rel=0.1)
+
+
+def test_spectral_norm_in_g_only() -> None:
+    from torch.nn.utils import parametrize
+
+    cfg = tiny_config(d_spectral_norm=False)
+    sn = lambda net: any(parametrize.is_parametrized(m, "weight") for m in net.modules())  # noqa: E731
+    assert sn(Generator(cfg)) and not sn(Discriminator(cfg))
+    assert sn(Discriminator(tiny_config()))
+    assert ModelConfig.from_json(cfg.to_json()).d_spectral_norm is False

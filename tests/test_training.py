@@ -280,3 +280,19 @@ def test_mix_noise_flips_between_image_and_region_level_per_step(tmp_path: Path)
         same = torch.equal(z[:, :, 0, 0], z[:, :, 0, 47])
         kinds.add("image" if same else "region")
     assert kinds == {"image", "region"}  # never pixel-level
+
+
+@pytest.mark.slow  # inductor compiles G and D for ~2 minutes on 2 cores
+def test_compiled_step_matches_eager(tmp_path: Path) -> None:
+    """`--compile` changes how the step runs, not what it computes: same losses and updates as eager."""
+    runs = []
+    for compiled in (False, True):
+        t = Trainer(tiny(tmp_path, name=f"compile-{compiled}", compile=compiled, deterministic=False,
+                         precision="fp32"), CPU)
+        batch = next(iter(t._loader()))
+        stats = [t.step(batch["image"].contiguous(memory_format=torch.channels_last), batch["labels"]) for _ in range(2)]
+        runs.append((stats, flat_state(t)))
+    (eager, s_eager), (comp, s_comp) = runs
+    for a, b in zip(eager, comp):
+        assert a == pytest.approx(b, rel=1e-3, abs=1e-5)
+    assert max((s_eager[k].float() - s_comp[k].float()).abs().max().item() for k in s_eager if k.startswith("G.")) < 1e-3

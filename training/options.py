@@ -38,6 +38,7 @@ class TrainConfig:
     clade_blocks: int = 0
     norm: str = "sync-batch"
     spectral_norm: bool = True
+    d_spectral_norm: bool = True
     sn_init_gain: float = 0.02  # xavier gain of spectrally normalised weights (paper: 0.02)
     noise_3d: bool = True
     d_channels: tuple[int, ...] = (128, 128, 256, 256, 512, 512)
@@ -74,6 +75,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 autocast where the chip runs it natively (GPUs, AVX512-BF16/AMX CPUs), else fp16 + scaler on GPUs, fp32 on CPUs
     channels_last: bool = True
+    compile: bool = False  # torch.compile G and D (fuses norm + modulation + activation; first steps compile)
     deterministic: bool = False
     log_every: int = 50
     sample_every: int = 1000
@@ -149,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--d-channels", type=lambda s: tuple(int(v) for v in s.split(",")), help="e.g. 128,128,256,256,512,512")
     g.add_argument("--norm", choices=["batch", "sync-batch", "instance"])
     _bool_flag(g, "spectral-norm", "spectral norm in G and D (paper: on)")
+    _bool_flag(g, "d-spectral-norm", "with --spectral-norm: in D too (paper: on; off leaves D unconstrained)")
     g.add_argument("--sn-init-gain", type=float,
                    help="xavier gain of the spectrally normalised weights (paper: 0.02; cpu-small: 1, steadier early steps)")
     _bool_flag(g, "noise-3d", "3D noise input to G (paper: on)")
@@ -178,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", help="auto, cpu, cuda")
     r.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     _bool_flag(r, "channels-last", "channels_last memory format")
+    _bool_flag(r, "compile", "torch.compile G and D: faster steps after a compilation of a minute or more")
     _bool_flag(r, "deterministic", "deterministic algorithms (bit-exact resume on CPU)")
     for name in ("log-every", "sample-every", "checkpoint-every"):
         r.add_argument(f"--{name}", type=int)
