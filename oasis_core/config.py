@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 Norm = Literal["batch", "sync-batch", "instance"]
+Padding = Literal["zeros", "reflect"]
 
 # Generator stage widths as multiples of `channels_g` (paper, Table M): 8x8 -> 256x256 for 256x256 outputs.
 PAPER_G_MULTS = (16, 16, 16, 8, 4, 2, 1)
@@ -54,6 +55,9 @@ class ModelConfig:
     norm: Norm = "sync-batch"
     spectral_norm: bool = True
     d_spectral_norm: bool = True  # with spectral_norm: in D too (off: only G's convolutions are normalised)
+    # How 3x3 convs of G and D pad. Zeros (paper) tell the networks where the image border is; small models
+    # trained briefly turn that into stripes parallel to the borders. Reflection carries no such signal.
+    padding: Padding = "zeros"
     noise_3d: bool = True
     d_channels: tuple[int, ...] = PAPER_D_CHANNELS
     d_last_channels: int = 64
@@ -93,6 +97,11 @@ class ModelConfig:
             raise ConfigError(f"clade_blocks must be in 0..{len(self.g_mults) - 1} (the number of SPADE blocks)")
         if self.norm not in ("batch", "sync-batch", "instance"):
             raise ConfigError(f"norm must be 'batch', 'sync-batch' or 'instance', got {self.norm!r}")
+        if self.padding not in ("zeros", "reflect"):
+            raise ConfigError(f"padding must be 'zeros' or 'reflect', got {self.padding!r}")
+        if self.padding == "reflect" and min(self.height, self.width) < 2 * max(f, self.d_downsampling // 2):
+            raise ConfigError(f"reflect padding needs every stage of G and D to be at least 2 pixels wide: output "
+                              f"{self.height}x{self.width} is too small for upsampling {f} and D's {len(self.d_channels)} levels")
         if len(self.class_names) != self.label_nc:
             raise ConfigError(f"{len(self.class_names)} class names for {self.label_nc} label channels")
         if len(self.class_colors) != self.label_nc or any(

@@ -21,11 +21,14 @@ class Discriminator(nn.Module):
         sn = config.spectral_norm and config.d_spectral_norm
         enc = config.d_channels  # e.g. 128, 128, 256, 256, 512, 512
         ins = (3, *enc[:-1])
-        self.down = nn.ModuleList(DBlock(i, o, up=False, first=k == 0, sn=sn) for k, (i, o) in enumerate(zip(ins, enc)))
+        pad = config.padding
+        self.down = nn.ModuleList(
+            DBlock(i, o, up=False, first=k == 0, sn=sn, padding=pad) for k, (i, o) in enumerate(zip(ins, enc))
+        )
         # Decoder: the deepest block takes the bottleneck alone, the others take cat(skip, x).
         dec_in = (enc[-1], *(2 * c for c in reversed(enc[:-1])))
         dec_out = (*reversed(enc[:-1]), config.d_last_channels)
-        self.up = nn.ModuleList(DBlock(i, o, up=True, first=False, sn=sn) for i, o in zip(dec_in, dec_out))
+        self.up = nn.ModuleList(DBlock(i, o, up=True, first=False, sn=sn, padding=pad) for i, o in zip(dec_in, dec_out))
         self.out = nn.Conv2d(config.d_last_channels, config.label_nc + 1, 1)
         init_weights(self.out)
 

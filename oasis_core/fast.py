@@ -59,15 +59,32 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1)
 
 
+def _conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, reflect: bool) -> torch.Tensor:
+    if reflect:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), weight, bias)
+    return F.conv2d(x, weight, bias, padding=1)
+
+
+def _pad_labels(labels: torch.Tensor, sentinel: int, reflect: bool) -> torch.Tensor:
+    """(B, h, w) ids -> (B, h+2, w+2): reflected at the border, or `sentinel` (the zero-padding row) around."""
+    if not reflect:
+        return F.pad(labels, (1, 1, 1, 1), value=sentinel)
+    h, w = labels.shape[1:]
+    rows = torch.tensor([1, *range(h), h - 2], device=labels.device)
+    cols = torch.tensor([1, *range(w), w - 2], device=labels.device)
+    return labels[:, rows][:, :, cols]
+
+
 class BorderPixels:
     """The pixels of one stage where a 3x3 conv must be evaluated in full, and their 3x3 patches.
 
     `pixels`: flat indices into (B, h, w); `patch_rows`: (P, 9) flat indices into the (B, h+2, w+2) padded map.
     """
 
-    def __init__(self, mask: torch.Tensor) -> None:
+    def __init__(self, mask: torch.Tensor, reflect: bool = False) -> None:
         b, h, w = mask.shape
         self.shape = (b, h, w)
+        self.reflect = reflect
         self.pixels = mask.reshape(-1).nonzero().squeeze(1)
         n, rem = self.pixels // (h * w), self.pixels % (h * w)
         top_left = n * (h + 2) * (w + 2) + (rem // w) * (w + 2) + rem % w
@@ -75,10 +92,13 @@ class BorderPixels:
         self.patch_rows = top_left[:, None] + offsets
         self.fraction = self.pixels.numel() / max(mask.numel(), 1)
 
-    @staticmethod
-    def pad(x_nhwc: torch.Tensor) -> torch.Tensor:
-        """(B, h, w, C) -> (B * (h+2) * (w+2), C): the zero-padded map that `patch_rows` index."""
-        return F.pad(x_nhwc, (0, 0, 1, 1, 1, 1)).reshape(-1, x_nhwc.shape[-1])
+    def pad(self, x_nhwc: torch.Tensor) -> torch.Tensor:
+        """(B, h, w, C) -> (B * (h+2) * (w+2), C): the padded map that `patch_rows` index."""
+        if self.reflect:
+            padded = F.pad(x_nhwc.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="reflect").permute(0, 2, 3, 1)
+        else:
+            padded = F.pad(x_nhwc, (0, 0, 1, 1, 1, 1))
+        return padded.reshape(-1, x_nhwc.shape[-1])
 
     def patches(self, padded: torch.Tensor) -> torch.Tensor:
         """Padded rows (from `pad`, or a channel slice of them) -> (P, 9 * C) 3x3 patches at the pixels."""
@@ -86,7 +106,8 @@ class BorderPixels:
 
 
 def nonuniform(labels: torch.Tensor, z: torch.Tensor | None, sentinel: int) -> torch.Tensor:
-    """(B, h, w) True where a 3x3 neighbour differs in label or noise, or lies outside the image."""
+    """(B, h, w) True where a 3x3 neighbour differs in label or noise, or lies outside the image (whatever the
+    padding: the border pixels are always evaluated in full)."""
     b, h, w = labels.shape
     lp = F.pad(labels, (1, 1, 1, 1), value=sentinel)
     zp = None if z is None else F.pad(_nhwc(z), (0, 0, 1, 1, 1, 1))
@@ -107,12 +128,14 @@ def dilate(mask: torch.Tensor) -> torch.Tensor:
 class CondConv(nn.Module):
     """3x3 conv over cat(z, onehot(labels)) that takes integer labels: conv(z) + lookup(labels)."""
 
-    def __init__(self, weights: torch.Tensor, bias: torch.Tensor, z_dim: int, label_nc: int, mode: LabelMode) -> None:
+    def __init__(
+        self, weights: torch.Tensor, bias: torch.Tensor, z_dim: int, label_nc: int, mode: LabelMode, reflect: bool = False
+    ) -> None:
         super().__init__()
         # weights: (Cout, z_dim + label_nc, 3, 3), noise channels first.
         if mode not in ("bag", "onehot"):
             raise ValueError(f"label mode must be 'bag' or 'onehot', got {mode!r}")
-        self.z_dim, self.label_nc, self.mode = z_dim, label_nc, mode
+        self.z_dim, self.label_nc, self.mode, self.reflect = z_dim, label_nc, mode, reflect
         cout = weights.shape[0]
         self.bias = nn.Parameter(bias, requires_grad=False)
         if mode != "onehot":
@@ -139,22 +162,22 @@ class CondConv(nn.Module):
         if self.mode == "onehot":
             onehot = F.one_hot(labels, self.onehot_nc).permute(0, 3, 1, 2).to(self.weight.dtype)
             cond = onehot if z is None else torch.cat([z, onehot], 1)
-            return F.conv2d(cond.contiguous(memory_format=torch.channels_last), self.weight, self.bias, padding=1)
+            return _conv3x3(cond.contiguous(memory_format=torch.channels_last), self.weight, self.bias, self.reflect)
         b, h, w = labels.shape
-        padded = F.pad(labels, (1, 1, 1, 1), value=self.label_nc)
+        padded = _pad_labels(labels, self.label_nc, self.reflect)
         taps = torch.stack([padded[:, dy : dy + h, dx : dx + w] for dy, dx in _TAPS], dim=-1)
         rows = taps + self.tap_offset  # (B, h, w, 9) rows of the table
         out = F.embedding_bag(rows.view(-1, 9), self.table, mode="sum").view(b, h, w, -1).permute(0, 3, 1, 2)
         if z is None:
             return out + self.bias.view(1, -1, 1, 1)
-        return F.conv2d(z, self.wz, self.bias, padding=1) + out
+        return _conv3x3(z, self.wz, self.bias, self.reflect) + out
 
     def forward_sparse(self, labels: torch.Tensor, z: torch.Tensor | None, border: BorderPixels) -> torch.Tensor:
         """Same result as forward(); full 3x3 evaluation only at `border` pixels."""
         out = F.embedding(labels, self.table_sum).permute(0, 3, 1, 2)  # channels_last (B, Cout, h, w)
         out = out + self.bias.view(1, -1, 1, 1) if z is None else F.conv2d(z, self.wz_sum, self.bias).add_(out)
         if border.pixels.numel():
-            padded = F.pad(labels, (1, 1, 1, 1), value=self.label_nc).reshape(-1)
+            padded = _pad_labels(labels, self.label_nc, self.reflect).reshape(-1)
             rows = padded[border.patch_rows] + self.tap_offset  # (P, 9)
             exact = F.embedding_bag(rows, self.table, mode="sum") + self.bias
             if z is not None:
@@ -194,7 +217,7 @@ class _Modulation(nn.Module):
         if self.class_adaptive:
             self.cond = CondConv1x1(weight, bias, z_dim, label_nc)
             return
-        self.conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
+        self.conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, padding_mode=spade.gamma.padding_mode)
         self.conv.weight = nn.Parameter(weight, requires_grad=False)
         self.conv.bias = nn.Parameter(bias, requires_grad=False)
         self.w_sum = nn.Parameter(weight.sum((2, 3), keepdim=True), requires_grad=False)
@@ -236,22 +259,24 @@ class CondConv1x1(nn.Module):
 class FastBlock(nn.Module):
     def __init__(self, block: SPADEResBlock, z_dim: int, label_nc: int, mode: LabelMode) -> None:
         super().__init__()
+        self.reflect = block.conv_0.padding_mode == "reflect"
         norms = [block.norm_0, block.norm_1] + ([block.norm_s] if block.learned_shortcut else [])
         self.mod = nn.ModuleList(_Modulation(n, z_dim, label_nc) for n in norms)
         self.shared: CondConv | None = None
         if block.modulation == "shared":  # one hidden activation serves every norm
             self.hidden = block.shared.out_channels
-            self.shared = CondConv(_weight(block.shared), _bias(block.shared), z_dim, label_nc, mode)
+            self.shared = CondConv(_weight(block.shared), _bias(block.shared), z_dim, label_nc, mode, self.reflect)
             self.slot = [0] * len(norms)
         elif block.modulation == "spade":  # the norms' own hidden convs read the same input: run them as one
             self.hidden = norms[0].shared.out_channels
             shared_w = torch.cat([_weight(n.shared) for n in norms])
             shared_b = torch.cat([_bias(n.shared) for n in norms])
-            self.shared = CondConv(shared_w, shared_b, z_dim, label_nc, mode)
+            self.shared = CondConv(shared_w, shared_b, z_dim, label_nc, mode, self.reflect)
             self.slot = list(range(len(norms)))
         self.convs = nn.ModuleList()
         for c in [block.conv_0, block.conv_1] + ([block.conv_s] if block.learned_shortcut else []):
-            plain = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, padding=c.padding, bias=c.bias is not None)
+            plain = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, padding=c.padding, bias=c.bias is not None,
+                              padding_mode=c.padding_mode)
             plain.weight = nn.Parameter(_weight(c), requires_grad=False)
             if c.bias is not None:
                 plain.bias = nn.Parameter(_bias(c), requires_grad=False)
@@ -268,7 +293,7 @@ class FastBlock(nn.Module):
             # The hidden conv's input is uniform off `edge`; its ReLU output one pixel further in.
             wide = dilate(edge)
             if wide.float().mean().item() <= _SPARSE_MAX_FRACTION:
-                inner, outer = BorderPixels(edge), BorderPixels(wide)
+                inner, outer = BorderPixels(edge, self.reflect), BorderPixels(wide, self.reflect)
         pre = self.shared(labels, z) if inner is None else self.shared.forward_sparse(labels, z, inner)
         actv_all = F.relu_(pre)
         actv = actv_all.split(self.hidden, dim=1)
@@ -300,9 +325,10 @@ class FastGenerator(nn.Module):
         was_training = generator.training
         generator.eval()  # eval-mode spectral norm: no power iteration, stored u and v
         z = cfg.noise_channels
-        self.head = CondConv(_weight(generator.head), _bias(generator.head), z, cfg.label_nc, label_mode)
+        reflect = cfg.padding == "reflect"
+        self.head = CondConv(_weight(generator.head), _bias(generator.head), z, cfg.label_nc, label_mode, reflect)
         self.blocks = nn.ModuleList(FastBlock(b, z, cfg.label_nc, label_mode) for b in generator.blocks)
-        self.to_rgb = nn.Conv2d(generator.to_rgb.in_channels, 3, 3, padding=1)
+        self.to_rgb = nn.Conv2d(generator.to_rgb.in_channels, 3, 3, padding=1, padding_mode=cfg.padding)
         self.to_rgb.weight = nn.Parameter(_weight(generator.to_rgb), requires_grad=False)
         self.to_rgb.bias = nn.Parameter(_bias(generator.to_rgb), requires_grad=False)
         generator.train(was_training)

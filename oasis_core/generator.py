@@ -23,14 +23,21 @@ class Generator(nn.Module):
         widths = config.g_widths
         cond = config.cond_channels
         # The first conv sees the conditioning map at 1/upsampling of the output size; no spectral norm.
-        self.head = conv(cond, widths[0])
+        self.head = conv(cond, widths[0], padding=config.padding)
         self.blocks = nn.ModuleList(
             SPADEResBlock(
-                fin, fout, cond, config.spade_hidden, config.norm, config.spectral_norm, config.block_modulation(i)
+                fin,
+                fout,
+                cond,
+                config.spade_hidden,
+                config.norm,
+                config.spectral_norm,
+                config.block_modulation(i),
+                config.padding,
             )
             for i, (fin, fout) in enumerate(zip(widths[:-1], widths[1:]))
         )
-        self.to_rgb = conv(widths[-1], 3)
+        self.to_rgb = conv(widths[-1], 3, padding=config.padding)
 
     def stage_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
         """Spatial size of each SPADE block's input, smallest first."""

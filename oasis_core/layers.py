@@ -21,9 +21,9 @@ def init_weights(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def conv(cin: int, cout: int, k: int = 3, *, sn: bool = False, bias: bool = True) -> nn.Conv2d:
+def conv(cin: int, cout: int, k: int = 3, *, sn: bool = False, bias: bool = True, padding: str = "zeros") -> nn.Conv2d:
     """A 'same' convolution, optionally spectral-normalised (init happens before the parametrisation)."""
-    layer = nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias)
+    layer = nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias, padding_mode=padding if k > 1 else "zeros")
     init_weights(layer)
     return parametrizations.spectral_norm(layer) if sn else layer
 
@@ -71,13 +71,15 @@ class SPADE(nn.Module):
     map of the 3D noise, so the noise still reaches this norm.
     """
 
-    def __init__(self, channels: int, cond_channels: int, hidden: int, norm: Norm, own_hidden: bool = True) -> None:
+    def __init__(
+        self, channels: int, cond_channels: int, hidden: int, norm: Norm, own_hidden: bool = True, padding: str = "zeros"
+    ) -> None:
         super().__init__()
         self.norm = param_free_norm(norm, channels)
-        self.shared = conv(cond_channels, hidden) if hidden and own_hidden else None
+        self.shared = conv(cond_channels, hidden, padding=padding) if hidden and own_hidden else None
         k, cin = (3, hidden) if hidden else (1, cond_channels)
-        self.gamma = conv(cin, channels, k)
-        self.beta = conv(cin, channels, k)
+        self.gamma = conv(cin, channels, k, padding=padding)
+        self.beta = conv(cin, channels, k, padding=padding)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, actv: torch.Tensor | None = None) -> torch.Tensor:
         if self.shared is not None:
@@ -97,7 +99,15 @@ class SPADEResBlock(nn.Module):
     """Generator residual block: two SPADE -> LeakyReLU -> conv stages and a learned shortcut if fin != fout."""
 
     def __init__(
-        self, fin: int, fout: int, cond_channels: int, hidden: int, norm: Norm, sn: bool, modulation: Modulation = "spade"
+        self,
+        fin: int,
+        fout: int,
+        cond_channels: int,
+        hidden: int,
+        norm: Norm,
+        sn: bool,
+        modulation: Modulation = "spade",
+        padding: str = "zeros",
     ) -> None:
         super().__init__()
         fmid = min(fin, fout)
@@ -105,14 +115,14 @@ class SPADEResBlock(nn.Module):
         self.modulation = modulation
         if modulation == "clade":
             hidden = 0
-        self.shared = conv(cond_channels, hidden) if modulation == "shared" else None
+        self.shared = conv(cond_channels, hidden, padding=padding) if modulation == "shared" else None
         own = modulation == "spade"
-        self.norm_0 = SPADE(fin, cond_channels, hidden, norm, own)
-        self.conv_0 = conv(fin, fmid, sn=sn)
-        self.norm_1 = SPADE(fmid, cond_channels, hidden, norm, own)
-        self.conv_1 = conv(fmid, fout, sn=sn)
+        self.norm_0 = SPADE(fin, cond_channels, hidden, norm, own, padding)
+        self.conv_0 = conv(fin, fmid, sn=sn, padding=padding)
+        self.norm_1 = SPADE(fmid, cond_channels, hidden, norm, own, padding)
+        self.conv_1 = conv(fmid, fout, sn=sn, padding=padding)
         if self.learned_shortcut:
-            self.norm_s = SPADE(fin, cond_channels, hidden, norm, own)
+            self.norm_s = SPADE(fin, cond_channels, hidden, norm, own, padding)
             self.conv_s = conv(fin, fout, 1, sn=sn, bias=False)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -129,11 +139,11 @@ class DBlock(nn.Module):
     The first encoder block skips the leading activation so the raw image reaches the first conv.
     """
 
-    def __init__(self, fin: int, fout: int, up: bool, first: bool, sn: bool) -> None:
+    def __init__(self, fin: int, fout: int, up: bool, first: bool, sn: bool, padding: str = "zeros") -> None:
         super().__init__()
         self.up, self.first = up, first
-        self.conv1 = conv(fin, fout, sn=sn)
-        self.conv2 = conv(fout, fout, sn=sn)
+        self.conv1 = conv(fin, fout, sn=sn, padding=padding)
+        self.conv2 = conv(fout, fout, sn=sn, padding=padding)
         self.conv_s = conv(fin, fout, 1, sn=sn) if fin != fout else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

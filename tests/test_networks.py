@@ -49,10 +49,11 @@ def test_discriminator_rejects_bad_sizes() -> None:
         d(torch.zeros(1, 3, 36, 48))
 
 
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
 @pytest.mark.parametrize("norm", ["batch", "sync-batch", "instance"])
 @pytest.mark.parametrize(("mode", "sparse"), [("bag", False), ("bag", True), ("onehot", False)])
-def test_fast_generator_matches_generator(norm: str, mode: str, sparse: bool) -> None:
-    cfg = tiny_config(norm=norm, height=64, width=96)
+def test_fast_generator_matches_generator(norm: str, mode: str, sparse: bool, padding: str) -> None:
+    cfg = tiny_config(norm=norm, height=64, width=96, padding=padding)
     g = realistic_weights(Generator(cfg))
     lab = torch.from_numpy(random_layout(64, 96, list(range(5)), regions=5, seed=2))[None].repeat(2, 1, 1)
     z = noise.sample([0, 1], cfg.z_dim, 64, 96)
@@ -74,7 +75,10 @@ def test_sparse_path_handles_pixel_noise_and_no_noise() -> None:
     assert_same_function(FastGenerator(g0, sparse=True)(lab, None), g0(onehot(lab, 5), None))
 
 
-@pytest.mark.parametrize("changes", [dict(spade_shared=True), dict(clade_blocks=2), dict(spade_shared=True, clade_blocks=1)])
+@pytest.mark.parametrize(
+    "changes",
+    [dict(spade_shared=True), dict(clade_blocks=2), dict(spade_shared=True, clade_blocks=1, padding="reflect")],
+)
 @pytest.mark.parametrize("sparse", [False, True])
 def test_cheap_modulation_options(changes: dict, sparse: bool) -> None:
     cfg = tiny_config(height=64, width=96, **changes)
@@ -124,3 +128,24 @@ def test_spectral_norm_in_g_only() -> None:
     assert sn(Generator(cfg)) and not sn(Discriminator(cfg))
     assert sn(Discriminator(tiny_config()))
     assert ModelConfig.from_json(cfg.to_json()).d_spectral_norm is False
+
+
+def test_reflect_padding_gives_no_border_signal() -> None:
+    """On a uniform layout with image-level noise, zero padding makes border pixels differ from the centre;
+    reflection keeps the whole image uniform (nothing tells G where the border is)."""
+    lab = torch.zeros(1, 64, 96, dtype=torch.long)
+    z = noise.sample(0, 8, 64, 96)
+    spread = {}
+    for padding in ("zeros", "reflect"):
+        g = realistic_weights(Generator(tiny_config(height=64, width=96, padding=padding)))
+        with torch.no_grad():
+            out = g(onehot(lab, 5), z)
+        spread[padding] = (out - out[:, :, 32:33, 48:49]).abs().max().item()
+    assert spread["reflect"] < 1e-5 < 0.01 < spread["zeros"]
+
+
+def test_reflect_padding_needs_two_pixels_per_stage() -> None:
+    from oasis_core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="reflect padding"):
+        tiny_config(height=4, width=48, padding="reflect")

@@ -89,6 +89,7 @@ def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
         norm=cfg.norm,  # type: ignore[arg-type]
         spectral_norm=cfg.spectral_norm,
         d_spectral_norm=cfg.d_spectral_norm,
+        padding=cfg.padding,  # type: ignore[arg-type]
         noise_3d=cfg.noise_3d,
         d_channels=cfg.d_channels,
         d_last_channels=cfg.d_last_channels,
