@@ -1,7 +1,8 @@
 import torch
 
 from training import losses
-from training.trainer import update_ema
+from training.options import TrainConfig
+from training.trainer import ema_decay, update_ema
 
 
 def test_class_weights_follow_the_formula() -> None:
@@ -72,3 +73,10 @@ def test_ema_math() -> None:
     update_ema(ema, model, decay=0.75)
     assert torch.allclose(ema.weight, torch.tensor(1.0 * 0.75 + 3.0 * 0.25))
     assert torch.equal(ema.running_mean, model.running_mean)  # buffers follow the model
+
+
+def test_ema_warmup_follows_the_model_early_then_the_configured_decay() -> None:
+    cfg = TrainConfig(dataset="folder", dataroot=".", name="x", ema_decay=0.999)
+    assert ema_decay(cfg, 0) == 0.999
+    cfg.ema_warmup = True
+    assert ema_decay(cfg, 0) == 0.1 and ema_decay(cfg, 90) == 0.91 and ema_decay(cfg, 100_000) == 0.999

@@ -58,6 +58,7 @@ class TrainConfig:
     class_balance: bool = True
     ema: bool = True
     ema_decay: float = 0.9999
+    ema_warmup: bool = False  # decay min(ema_decay, (1 + t) / (10 + t)) at iteration t of this run
     ema_bn_batches: int = 8  # batches used to recompute the EMA generator's batch-norm statistics
     noise_mode: NoiseMode = "image"
     reuse_fake: bool = False  # D step reuses the G step's fake (detached) instead of a fresh G forward
@@ -117,7 +118,7 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": dict(
         height=192, width=256, crop_height=96, crop_width=128, channels_g=16, spade_hidden=32, z_dim=64,
         d_channels=(32, 32, 64, 64, 128), d_last_channels=32, batch_size=8, ema_decay=0.999, scale_jitter=0.2,
-        sn_init_gain=1.0, padding="reflect",
+        sn_init_gain=1.0, padding="reflect", ema_warmup=True,
         epochs=400, sample_every=250, checkpoint_every=250,
     ),
 }
@@ -168,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(o, "cutmix", "CutMix rectangles instead of LabelMix class masks")
     _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
     _bool_flag(o, "ema", "exponential moving average of G (paper: on)")
+    _bool_flag(o, "ema-warmup", "EMA decay min(decay, (1+t)/(10+t)): short runs export an average of recent "
+               "weights, not a blend with the initial ones (paper: off; cpu-small: on)")
     o.add_argument("--noise-mode", choices=["image", "region", "pixel", "mix"], help="how training noise is drawn (App. A.7; mix: image or region level by a coin flip per step)")
     _bool_flag(o, "reuse-fake", "D step reuses the G step's fake instead of a fresh G forward (cheaper)")
     o.add_argument("--diffaug", help="DiffAugment on D's inputs and targets: translation, cutout, or translation,cutout")

@@ -279,8 +279,12 @@ class Trainer:
         return self.amp_dtype or torch.float32
 
     def _onehot(self, labels: torch.Tensor) -> torch.Tensor:
-        """(B, H, W) -> (B, N, H, W) in the compute dtype (exact: 0 and 1), channels-last when configured."""
-        x = F.one_hot(labels, self.model_config.label_nc).to(self.compute_dtype).permute(0, 3, 1, 2)
+        """(B, H, W) -> (B, N, H, W) in the compute dtype (exact: 0 and 1), channels-last when configured.
+
+        Scattered straight into the compute dtype: F.one_hot's int64 map would be 2.5 GB at ADE20K's paper size."""
+        b, h, w = labels.shape
+        x = torch.zeros(b, h, w, self.model_config.label_nc, dtype=self.compute_dtype, device=labels.device)
+        x = x.scatter_(3, labels.unsqueeze(3), 1).permute(0, 3, 1, 2)
         return x if self.cfg.channels_last else x.contiguous()
 
     def step(self, image: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -339,7 +343,7 @@ class Trainer:
         self.scaler.update()
 
         if self.EMA is not None:
-            update_ema(self.EMA, self.G, cfg.ema_decay)
+            update_ema(self.EMA, self.G, ema_decay(cfg, self.iteration))
         return {
             "G/adv": loss_g.item(),
             "D/fake": loss_fake.item(),
@@ -578,6 +582,14 @@ class Trainer:
             log.warning("checkpoint from %d processes resumed on %d: noise streams re-seeded", len(states), self.dist.world_size)
         if self.batch_in_epoch >= self.iters_per_epoch:
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+
+
+def ema_decay(cfg: TrainConfig, iteration: int) -> float:
+    """The configured decay, or with warm-up the smaller (1 + t) / (10 + t): at decay 0.999 an EMA forgets its
+    start only after thousands of steps, so a CPU run of ~2k steps would export a blend with the initial weights."""
+    if not cfg.ema_warmup:
+        return cfg.ema_decay
+    return min(cfg.ema_decay, (1 + iteration) / (10 + iteration))
 
 
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
