@@ -100,8 +100,10 @@ class ModelConfig:
         if self.padding not in ("zeros", "reflect"):
             raise ConfigError(f"padding must be 'zeros' or 'reflect', got {self.padding!r}")
         if self.padding == "reflect" and min(self.height, self.width) < 2 * max(f, self.d_downsampling // 2):
-            raise ConfigError(f"reflect padding needs every stage of G and D to be at least 2 pixels wide: output "
-                              f"{self.height}x{self.width} is too small for upsampling {f} and D's {len(self.d_channels)} levels")
+            raise ConfigError(
+                f"reflect padding needs every stage of G and D to be at least 2 pixels wide: output "
+                f"{self.height}x{self.width} is too small for upsampling {f} and D's {len(self.d_channels)} levels"
+            )
         if len(self.class_names) != self.label_nc:
             raise ConfigError(f"{len(self.class_names)} class names for {self.label_nc} label channels")
         if len(self.class_colors) != self.label_nc or any(

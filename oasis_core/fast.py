@@ -129,7 +129,13 @@ class CondConv(nn.Module):
     """3x3 conv over cat(z, onehot(labels)) that takes integer labels: conv(z) + lookup(labels)."""
 
     def __init__(
-        self, weights: torch.Tensor, bias: torch.Tensor, z_dim: int, label_nc: int, mode: LabelMode, reflect: bool = False
+        self,
+        weights: torch.Tensor,
+        bias: torch.Tensor,
+        z_dim: int,
+        label_nc: int,
+        mode: LabelMode,
+        reflect: bool = False,
     ) -> None:
         super().__init__()
         # weights: (Cout, z_dim + label_nc, 3, 3), noise channels first.

@@ -72,7 +72,13 @@ class SPADE(nn.Module):
     """
 
     def __init__(
-        self, channels: int, cond_channels: int, hidden: int, norm: Norm, own_hidden: bool = True, padding: str = "zeros"
+        self,
+        channels: int,
+        cond_channels: int,
+        hidden: int,
+        norm: Norm,
+        own_hidden: bool = True,
+        padding: str = "zeros",
     ) -> None:
         super().__init__()
         self.norm = param_free_norm(norm, channels)

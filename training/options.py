@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--norm", choices=["batch", "sync-batch", "instance"])
     _bool_flag(g, "spectral-norm", "spectral norm in G and D (paper: on)")
     g.add_argument("--padding", choices=["zeros", "reflect"],
-                   help="padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw stripes from)")
+                   help="padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw "
+                   "stripes from)")
     _bool_flag(g, "d-spectral-norm", "with --spectral-norm: in D too (paper: on; off leaves D unconstrained)")
     g.add_argument("--sn-init-gain", type=float,
                    help="xavier gain of the spectrally normalised weights (paper: 0.02; cpu-small: 1, steadier early steps)")
