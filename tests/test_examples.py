@@ -73,10 +73,11 @@ def test_examples_are_valid_layouts_of_their_classes(model: str) -> None:
             assert im.mode == "P" and im.getpalette()[: 3 * cfg.label_nc] == [v for c in cfg.class_colors for v in c]
 
 
-def test_the_bundled_landscapes_model_gets_the_landscapes_examples() -> None:
-    cfg = ModelConfig.from_json((ROOT / "assets" / "models" / "landscapes" / "config.json").read_text())
+@pytest.mark.parametrize("model", [m for m in MODELS if (ROOT / "assets" / "models" / m / "config.json").is_file()])
+def test_each_bundled_model_gets_its_examples(model: str) -> None:
+    cfg = ModelConfig.from_json((ROOT / "assets" / "models" / model / "config.json").read_text())
     examples, why = examples_for(cfg)
-    assert [e.title for e in examples] == [e["title"] for e in catalogue("landscapes")["examples"]] and not why
+    assert [e.title for e in examples] == [e["title"] for e in catalogue(model)["examples"]] and not why
 
 
 def test_make_examples_reproduces_the_committed_files(tmp_path: Path) -> None:
