@@ -331,12 +331,13 @@ class FastGenerator(nn.Module):
         was_training = generator.training
         generator.eval()  # eval-mode spectral norm: no power iteration, stored u and v
         z = cfg.noise_channels
-        reflect = cfg.padding == "reflect"
+        reflect = generator.head.padding_mode == "reflect"  # every rewritten conv keeps its source's padding
         self.head = CondConv(_weight(generator.head), _bias(generator.head), z, cfg.label_nc, label_mode, reflect)
         self.blocks = nn.ModuleList(FastBlock(b, z, cfg.label_nc, label_mode) for b in generator.blocks)
-        self.to_rgb = nn.Conv2d(generator.to_rgb.in_channels, 3, 3, padding=1, padding_mode=cfg.padding)
-        self.to_rgb.weight = nn.Parameter(_weight(generator.to_rgb), requires_grad=False)
-        self.to_rgb.bias = nn.Parameter(_bias(generator.to_rgb), requires_grad=False)
+        rgb = generator.to_rgb
+        self.to_rgb = nn.Conv2d(rgb.in_channels, 3, 3, padding=1, padding_mode=rgb.padding_mode)
+        self.to_rgb.weight = nn.Parameter(_weight(rgb), requires_grad=False)
+        self.to_rgb.bias = nn.Parameter(_bias(rgb), requires_grad=False)
         generator.train(was_training)
         self.eval()
 
