@@ -6,6 +6,12 @@ parameter gradients, and runs in fp32 without channels_last: what the authors' c
     python benchmarks/bench_training.py --device cuda                        # paper config, ADE20K, 256x256, batch 32
     python benchmarks/bench_training.py --device cuda --variants compile,compile-reuse  # torch.compile'd steps
     python benchmarks/bench_training.py --device cpu --preset small --batch 8   # a small model on 2 cores
+    python benchmarks/bench_training.py --cpu-first     # the bundled preset versus the plain baseline, pixels/s
+
+`--cpu-first` measures what the CPU-first training issue asks for, in one run on the CPU: the plain baseline
+(the small OASIS at 96x128, fp32, reference-style step) against the bundled models' `cpu-small` preset
+(192x256 model trained on 96x128 crops, `Trainer.step`), in training pixels per second (crop pixels for the
+preset: what G and D process per step), plus the preset's variants (fp32, --reuse-fake, --compile).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from PIL import Image
 from oasis_core import random_layout
 from training import losses
 from training.distributed import DistInfo
-from training.options import PRESETS, TrainConfig
+from training.options import PRESETS, SIZE_PRESETS, TrainConfig
 from training.trainer import Trainer
 
 # The CPU starting point of the CPU-first training issue: G widths x16, SPADE hidden 32, D base width 32.
@@ -100,8 +106,52 @@ def profile(t: Trainer, batch: dict, reference: bool) -> None:
     print(prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60), flush=True)
 
 
+def cpu_first(args: argparse.Namespace) -> None:
+    """Plain baseline versus the cpu-small preset (and its variants), training pixels per second."""
+    torch.set_num_threads(args.threads)
+    preset = SIZE_PRESETS["cpu-small"]
+    h, w = preset["height"], preset["width"]
+    variants = {
+        "plain": ("plain: small OASIS 96x128, fp32, reference-style step",
+                  dict(SMALL, height=96, width=128, precision="fp32", channels_last=False, padding="zeros",
+                       sn_init_gain=0.02), True),
+        "cpu-small": ("cpu-small preset (Trainer.step)", dict(preset), False),
+        "fp32": ("cpu-small, fp32", dict(preset, precision="fp32"), False),
+        "reuse": ("cpu-small --reuse-fake", dict(preset, reuse_fake=True), False),
+        "compile": ("cpu-small --compile", dict(preset, compile=True), False),
+    }
+    chosen = args.variants.split(",") if args.variants else list(variants)
+    if unknown := set(chosen) - set(variants):
+        raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {', '.join(variants)}")
+    results: dict = {"device": f"cpu x{torch.get_num_threads()}", "torch": torch.__version__, "classes": 9}
+    print(f"# {results['device']}, 9 classes, batch {preset['batch_size']}, {args.steps} timed steps after {args.warmup}")
+    baseline = None
+    with tempfile.TemporaryDirectory() as tmp:
+        data = synthetic_folder(Path(tmp) / "data", 9, (h, w), n=2 * preset["batch_size"])
+        for key in chosen:
+            name, over, ref = variants[key]
+            cfg = {**PRESETS["folder"], "batch_size": preset["batch_size"], **over, "dataset": "folder",
+                   "dataroot": str(data), "name": key, "runs_dir": tmp, "num_workers": 0, "device": "cpu"}
+            t = Trainer(TrainConfig.from_dict(cfg), DistInfo(0, 1, 0, torch.device("cpu")))
+            batch = next(iter(t._loader()))
+            start = time.perf_counter()
+            ips, _ = measure(t, batch, ref, args.steps, args.warmup)
+            pixels = batch["image"].shape[-2] * batch["image"].shape[-1]
+            baseline = baseline or ips * pixels
+            print(f"{name:55s} {ips:6.2f} images/s {ips * pixels / 1e3:7.1f} kpx/s  {ips * pixels / baseline:4.2f}x"
+                  f"  ({t.precision}, {time.perf_counter() - start:.0f} s with warm-up)", flush=True)
+            results[key] = {"name": name, "images_per_sec": ips, "pixels_per_sec": ips * pixels,
+                            "vs_first": ips * pixels / baseline, "precision": t.precision,
+                            "train_size": list(batch["image"].shape[-2:])}
+            if args.out:
+                Path(args.out).write_text(json.dumps(results, indent=2))
+            del t
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cpu-first", action="store_true", help="plain baseline vs the cpu-small preset on the CPU")
+    p.add_argument("--threads", type=int, default=2, help="with --cpu-first: CPU threads (default 2)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--preset", choices=["paper", "small"], default="paper")
     p.add_argument("--classes", type=int, default=151)
@@ -109,12 +159,15 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse "
+    p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse; "
+                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile "
                    "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
     p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. spade_hidden=64")
     p.add_argument("--out", default=None)
     args = p.parse_args()
+    if args.cpu_first:
+        return cpu_first(args)
     h, w = (int(v) for v in args.size.split(","))
     dev = torch.device(args.device)
     results = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu x{torch.get_num_threads()}",

@@ -1,10 +1,16 @@
 """Shared fixtures: tiny models (a few thousand parameters) that run in milliseconds on a CPU."""
 
 # ruff: noqa: E402, I001  (the environment must be set before Qt or the Hub client is imported)
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# An empty torch.hub cache: no test finds (or writes) the developer's downloaded FID weights.
+os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="oasis-tests-torch-home-")
+atexit.register(shutil.rmtree, os.environ["TORCH_HOME"], ignore_errors=True)
 
 import pytest
 import torch

@@ -12,7 +12,8 @@ from oasis_core import OasisModel
 from tests.conftest import realistic_weights, tiny_config
 from tests.test_training import make_dataset
 from training.evaluation.cli import main as eval_main
-from training.evaluation.inception import FIDInceptionV3, InceptionWeightsError, load_inception
+from training.evaluation import inception
+from training.evaluation.inception import FIDInceptionV3, InceptionWeightsError, load_inception, standard_fid_weights
 from training.evaluation.judge import JudgeNet, load_judge, train_judge
 from training.evaluation.lpips import LPIPS, LPIPSWeightsError, load_lpips
 from training.evaluation.metrics import (
@@ -204,6 +205,29 @@ def test_inception_builds_and_loads_only_fitting_weights(tmp_path: Path) -> None
         load_inception(tmp_path / "other.pth")
 
 
+def test_standard_fid_weights_from_the_torch_hub_cache_or_downloaded(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    published = tmp_path / "published.pth"
+    published.write_bytes(b"the weights")
+    monkeypatch.setattr(inception, "FID_WEIGHTS_URL", (tmp_path / "missing.pth").as_uri())
+    with pytest.raises(InceptionWeightsError, match="could not download"):
+        standard_fid_weights()
+    cache = tmp_path / "torch-home" / "hub" / "checkpoints"
+    assert list(cache.iterdir()) == []  # a failed download leaves no partial file to be mistaken for weights
+    monkeypatch.setattr(inception, "FID_WEIGHTS_URL", published.as_uri())
+    with pytest.raises(InceptionWeightsError, match="--offline"):
+        standard_fid_weights(download=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InceptionWeightsError, match="HF_HUB_OFFLINE"):
+        standard_fid_weights()
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    path = standard_fid_weights()
+    assert path == cache / "pt_inception-2015-12-05-6726825d.pth" and path.read_bytes() == b"the weights"
+    published.unlink()
+    assert standard_fid_weights(download=False) == path  # found in the cache, offline too
+
+
 def test_lpips_loads_torchvision_and_lpips_key_names(tmp_path: Path) -> None:
     torch.manual_seed(0)
     ref = LPIPS()
@@ -268,7 +292,7 @@ def test_judge_trains_saves_and_loads(workspace: dict) -> None:
 
 def _run(workspace: dict, out: Path, *extra: str) -> dict:
     argv = [str(workspace["model"]), "--dataset", "folder", "--dataroot", str(workspace["data"]), "--split", "train"]
-    argv += ["--limit", "3", "--variations", "2", "--device", "cpu", "--quiet", "--out", str(out), *extra]
+    argv += ["--limit", "3", "--variations", "2", "--device", "cpu", "--quiet", "--offline", "--out", str(out), *extra]
     assert eval_main(argv) == 0
     return json.loads((out / "metrics.json").read_text())
 
@@ -340,7 +364,7 @@ def test_cli_fid_with_weights_and_unusable_weights(workspace: dict, tmp_path: Pa
     assert m["miou"] is None and "train-judge" in m["miou_reason"]
     (tmp_path / "broken.pth").write_bytes(b"not weights")
     m = _run(workspace, tmp_path / "out2", "--inception-weights", str(tmp_path / "broken.pth"))
-    assert m["fid"] is None and m["kid"] is None and "could not be used" in m["fid_reason"]
+    assert m["fid"] is None and m["kid"] is None and "cannot read" in m["fid_reason"]
     assert m["diversity"] is not None and m["color_texture"] is not None
     assert "not computed" in (tmp_path / "out2" / "report.md").read_text()
 

@@ -10,8 +10,8 @@ from ..data import KINDS, DatasetError
 
 EPILOG = """\
 Writes OUT/metrics.json, OUT/report.md and OUT/contact_sheet.png. Measures whose weights are missing
-(FID/KID without --inception-weights, mIoU without --judge) are reported as null with the reason; the
-others still run. --judge takes a folder written by `oasis-eval train-judge` or a TorchScript file
+(FID/KID offline without --inception-weights or a cached pytorch-fid file, mIoU without --judge) are
+reported as null with the reason; the others still run. --judge takes a folder written by `oasis-eval train-judge` or a TorchScript file
 (TorchScript runs code when loaded: use only files you trust; input RGB (B,3,H,W) in [0,1], output
 (B,label_nc,h,w) logits), or espnet-camvid:PATH for the published ESPNet (p=2, q=8) CamVid weights
 espnet_p_2_q_8_camvid.pth (an independent judge for 12-class CamVid models; runs at 480x360; read with
@@ -87,8 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, default=None, help="use only the first N layouts of the split")
     p.add_argument(
-        "--inception-weights", default=None, help="FID Inception-v3 weights (pt_inception-2015-12-05 state dict)"
-    )
+        "--inception-weights", default=None,
+        help="FID Inception-v3 weights (pytorch-fid's pt_inception-2015-12-05 state dict); default: that file from "
+        "torch.hub's cache, downloaded there first when online",
+    )  # fmt: skip
+    p.add_argument("--offline", action="store_true", help="download nothing (also: HF_HUB_OFFLINE=1)")
     p.add_argument(
         "--lpips-weights", nargs="+", default=None, metavar="PATH",
         help="LPIPS: torchvision AlexNet weights and the lpips package's v0.1 alex.pth (one or two files)",
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         model=args.model, dataset=args.dataset, dataroot=str(args.dataroot),
         classes_file=str(args.classes_file) if args.classes_file else None, split=args.split, judge=args.judge,
         variations=args.variations, limit=args.limit, device=args.device, inception_weights=args.inception_weights,
+        download_inception=not args.offline,
         lpips_weights=args.lpips_weights, seed=args.seed, contact_rows=args.contact_rows, progress=not args.quiet,
     )  # fmt: skip
     try:

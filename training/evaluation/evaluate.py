@@ -49,6 +49,7 @@ class EvalOptions:
     limit: int | None = None
     device: str = "auto"
     inception_weights: str | None = None
+    download_inception: bool = False  # without inception_weights: fetch pytorch-fid's file into torch.hub's cache
     lpips_weights: list[str] | None = None
     seed: int = 0
     contact_rows: int = 8
@@ -106,7 +107,7 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
     from oasis_core import Synthesizer, colorize, load_model
 
     from ..data import SegmentationDataset, validate
-    from .inception import InceptionWeightsError, load_inception
+    from .inception import InceptionWeightsError, load_inception, standard_fid_weights
     from .judge import JudgeError, load_judge
 
     t0 = time.perf_counter()
@@ -153,17 +154,13 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         )
     inception = None
     fid_reason = None
-    if opts.inception_weights:
-        try:
+    try:
+        if opts.inception_weights:
             inception = load_inception(opts.inception_weights, device=dev)
-        except InceptionWeightsError as e:
-            fid_reason = f"Inception weights could not be used: {e}"
-    else:
-        fid_reason = (
-            "no Inception weights: pass --inception-weights PATH to the FID Inception-v3 state dict "
-            "(pytorch-fid's pt_inception-2015-12-05-6726825d.pth, or it converted to safetensors); "
-            "nothing is downloaded"
-        )
+        else:
+            inception = load_inception(standard_fid_weights(download=opts.download_inception), device=dev)
+    except InceptionWeightsError as e:
+        fid_reason = f"no usable Inception weights: {e}"
     if fid_reason:
         log(f"FID/KID not computed: {fid_reason}")
     lpips_net = None

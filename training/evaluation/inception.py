@@ -9,21 +9,24 @@ pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` loads into :class:`FIDInc
 Input: (B, 3, H, W) RGB in [0, 1]; it is resized bilinearly to 299x299 and scaled to [-1, 1], as
 pytorch-fid does. Output: (B, 2048) pool3 features.
 
-No weights are downloaded here. :func:`load_inception` reads a safetensors file or a ``torch.load``-able
-file with ``weights_only=True`` (no code runs from it).
+:func:`load_inception` reads a safetensors file or a ``torch.load``-able file with ``weights_only=True``
+(no code runs from it). :func:`standard_fid_weights` finds pytorch-fid's file in torch.hub's cache, where
+pytorch-fid itself keeps it, and downloads it there when allowed.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FIDInceptionV3", "InceptionWeightsError", "load_inception"]
+__all__ = ["FIDInceptionV3", "InceptionWeightsError", "load_inception", "standard_fid_weights"]
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
+FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_NAME}"
 
 
 class InceptionWeightsError(RuntimeError):
@@ -224,3 +227,26 @@ def load_inception(path: str | Path, device: str | torch.device = "cpu") -> FIDI
         raise InceptionWeightsError(f"{path} does not fit the FID Inception-v3: tensors {'; '.join(parts)}")
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     return net.eval().to(device)
+
+
+def standard_fid_weights(download: bool = True) -> Path:
+    """pytorch-fid's weights file in torch.hub's cache (``$TORCH_HOME/hub/checkpoints``), fetched there first
+    when it is missing, ``download`` is true and ``HF_HUB_OFFLINE`` is not set (the project's one offline switch)."""
+    target = Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS_NAME
+    if target.is_file():
+        return target
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    if not download or offline:
+        raise InceptionWeightsError(
+            f"{FID_WEIGHTS_NAME} is not in {target.parent} and downloading is off "
+            f"({'HF_HUB_OFFLINE is set' if offline else '--offline'}); pass --inception-weights PATH to the FID "
+            "Inception-v3 state dict (this file, or it converted to safetensors)"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:  # torch.hub writes to a temporary file and renames it: an interrupted download leaves nothing behind
+        torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(target), progress=False)
+    except Exception as e:  # URLError, HTTPError, OSError: all mean "not fetched", said with the reason
+        raise InceptionWeightsError(
+            f"could not download {FID_WEIGHTS_URL} ({e}); pass --inception-weights PATH"
+        ) from e
+    return target
