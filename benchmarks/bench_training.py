@@ -124,7 +124,8 @@ def cpu_first(args: argparse.Namespace) -> None:
     if unknown := set(chosen) - set(variants):
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {', '.join(variants)}")
     results: dict = {"device": f"cpu x{torch.get_num_threads()}", "torch": torch.__version__, "classes": 9}
-    print(f"# {results['device']}, 9 classes, batch {preset['batch_size']}, {args.steps} timed steps after {args.warmup}")
+    print(f"# {results['device']}, 9 classes, batch {preset['batch_size']}, "
+          f"{args.steps} timed steps after {args.warmup}")
     baseline = None
     with tempfile.TemporaryDirectory() as tmp:
         data = synthetic_folder(Path(tmp) / "data", 9, (h, w), n=2 * preset["batch_size"])

@@ -11,7 +11,8 @@ from ..data import KINDS, DatasetError
 EPILOG = """\
 Writes OUT/metrics.json, OUT/report.md and OUT/contact_sheet.png. Measures whose weights are missing
 (FID/KID offline without --inception-weights or a cached pytorch-fid file, mIoU without --judge) are
-reported as null with the reason; the others still run. --judge takes a folder written by `oasis-eval train-judge` or a TorchScript file
+reported as null with the reason; the others still run. --judge takes a folder written by
+`oasis-eval train-judge` or a TorchScript file
 (TorchScript runs code when loaded: use only files you trust; input RGB (B,3,H,W) in [0,1], output
 (B,label_nc,h,w) logits), or espnet-camvid:PATH for the published ESPNet (p=2, q=8) CamVid weights
 espnet_p_2_q_8_camvid.pth (an independent judge for 12-class CamVid models; runs at 480x360; read with
