@@ -75,6 +75,20 @@ def test_sparse_path_handles_pixel_noise_and_no_noise() -> None:
     assert_same_function(FastGenerator(g0, sparse=True)(lab, None), g0(onehot(lab, 5), None))
 
 
+def test_nonuniform_marks_label_and_noise_borders() -> None:
+    from oasis_core.fast import nonuniform
+
+    lab = torch.zeros(2, 8, 10, dtype=torch.long)
+    lab[0, :, 5:] = 1
+    z = noise.sample([3, 4], 4, 8, 10)  # one vector per image: only labels and the image border count
+    edge = nonuniform(lab, z, sentinel=5)
+    assert torch.equal(edge, nonuniform(lab, None, sentinel=5))
+    assert edge[0, 3, 4:6].all() and not edge[0, 3, 3] and not edge[1, 1:-1, 1:-1].any()
+    z[1, :, 4, 6] += 1  # one pixel of new noise: its 3x3 neighbourhood needs the full conv
+    edge = nonuniform(lab, z, sentinel=5)
+    assert edge[1, 3:6, 5:8].all() and edge[1, 1:-1, 1:-1].sum() == 9
+
+
 @pytest.mark.parametrize(
     "changes",
     [dict(spade_shared=True), dict(clade_blocks=2), dict(spade_shared=True, clade_blocks=1, padding="reflect")],
