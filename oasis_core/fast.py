@@ -16,6 +16,9 @@ Exact rewrites (same function up to float rounding):
   (region borders, image borders), gathered into one matrix product. The SPADE convs see cat(z, onehot)
   (uniform away from borders) and ReLU of its conv (uniform one pixel further in), so on painted layouts
   most of their work disappears. Data-dependent shapes: meant for eager CPU inference.
+- with the label lookup ("bag"), global noise (one vector per image, the app's usual case) never becomes a
+  map: each 3x3 conv over it is a constant per tap, so its 9 * z_dim * Cout multiply-adds per pixel become
+  one (B, Cout, 3, 3) product, broadcast (reflect padding) or spread by a 1-channel conv (zero padding).
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1)
 
 
+def _is_uniform(z: torch.Tensor) -> bool:
+    """Global noise as FastGenerator passes it on: a (B, z, 1, 1) vector expanded over the map (no copy)."""
+    return z.stride(2) == 0 and z.stride(3) == 0
+
+
 def _conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, reflect: bool) -> torch.Tensor:
     if reflect:
         return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), weight, bias)
@@ -76,41 +84,55 @@ def _pad_labels(labels: torch.Tensor, sentinel: int, reflect: bool) -> torch.Ten
 
 
 class BorderPixels:
-    """The pixels of one stage where a 3x3 conv must be evaluated in full, and their 3x3 patches.
+    """The pixels of one stage where a 3x3 conv must be evaluated in full, and how to gather their 3x3 patches.
 
-    `pixels`: flat indices into (B, h, w); `patch_rows`: (P, 9) flat indices into the (B, h+2, w+2) padded map.
+    `pixels`: (P,) sorted flat indices into (B, h, w); `src`: (P, 9) flat indices of each pixel's neighbours in
+    the same map, reflected at the image border (reflect padding) or clamped there, in which case `outside`
+    (P, 9) marks the taps that read the zero padding (None when no tap does). No padded copy of a map is made.
     """
 
     def __init__(self, mask: torch.Tensor, reflect: bool = False) -> None:
         b, h, w = mask.shape
-        self.shape = (b, h, w)
-        self.reflect = reflect
         self.pixels = mask.reshape(-1).nonzero().squeeze(1)
         n, rem = self.pixels // (h * w), self.pixels % (h * w)
-        top_left = n * (h + 2) * (w + 2) + (rem // w) * (w + 2) + rem % w
-        offsets = torch.tensor([dy * (w + 2) + dx for dy, dx in _TAPS], device=mask.device)
-        self.patch_rows = top_left[:, None] + offsets
+        taps = torch.tensor(_TAPS, device=mask.device) - 1  # (9, 2) offsets
+        ys, xs = (rem // w)[:, None] + taps[:, 0], (rem % w)[:, None] + taps[:, 1]  # (P, 9)
+        self.outside: torch.Tensor | None = None
+        if reflect:  # -1 -> 1 and h -> h - 2, as F.pad(mode="reflect")
+            ys, xs = ys.abs(), xs.abs()
+            ys, xs = torch.where(ys >= h, 2 * (h - 1) - ys, ys), torch.where(xs >= w, 2 * (w - 1) - xs, xs)
+        else:
+            outside = (ys < 0) | (ys >= h) | (xs < 0) | (xs >= w)
+            self.outside = outside if bool(outside.any()) else None
+            ys, xs = ys.clamp(0, h - 1), xs.clamp(0, w - 1)
+        self.src = (n[:, None] * h + ys) * w + xs
         self.fraction = self.pixels.numel() / max(mask.numel(), 1)
 
-    def pad(self, x_nhwc: torch.Tensor) -> torch.Tensor:
-        """(B, h, w, C) -> (B * (h+2) * (w+2), C): the padded map that `patch_rows` index."""
-        if self.reflect:
-            padded = F.pad(x_nhwc.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="reflect").permute(0, 2, 3, 1)
-        else:
-            padded = F.pad(x_nhwc, (0, 0, 1, 1, 1, 1))
-        return padded.reshape(-1, x_nhwc.shape[-1])
+    def patches(self, rows: torch.Tensor) -> torch.Tensor:
+        """A map's pixels as rows (B * h * w, C), e.g. an NHWC view -> (P, 9 * C) patches at the pixels."""
+        c = rows.shape[1]
+        out = rows.index_select(0, self.src.reshape(-1)).view(-1, 9, c)
+        if self.outside is not None:
+            out.masked_fill_(self.outside[..., None], 0)
+        return out.view(-1, 9 * c)
 
-    def patches(self, padded: torch.Tensor) -> torch.Tensor:
-        """Padded rows (from `pad`, or a channel slice of them) -> (P, 9 * C) 3x3 patches at the pixels."""
-        return padded.index_select(0, self.patch_rows.reshape(-1)).view(-1, 9 * padded.shape[1])
+    def labels(self, labels: torch.Tensor, sentinel: int) -> torch.Tensor:
+        """(B, h, w) ids -> (P, 9) ids of the neighbours, `sentinel` (the zero-padding row) outside the image."""
+        out = labels.reshape(-1)[self.src]
+        return out if self.outside is None else out.masked_fill_(self.outside, sentinel)
+
+
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) channels_last (or a channel slice of one) -> its pixels as rows (B * h * w, C), a view."""
+    return _nhwc(x).reshape(-1, x.shape[1])
 
 
 def nonuniform(labels: torch.Tensor, z: torch.Tensor | None, sentinel: int) -> torch.Tensor:
     """(B, h, w) True where a 3x3 neighbour differs in label or noise, or lies outside the image (whatever the
     padding: the border pixels are always evaluated in full)."""
     b, h, w = labels.shape
-    if z is not None and bool((z == z[:, :, :1, :1]).all()):
-        z = None  # one vector per image (global noise): one comparison instead of eight of every channel
+    if z is not None and (_is_uniform(z) or bool((z == z[:, :, :1, :1]).all())):
+        z = None  # one vector per image (global noise): no noise borders, and no channel-wise comparisons
     lp = F.pad(labels, (1, 1, 1, 1), value=sentinel)
     zp = None if z is None else F.pad(_nhwc(z), (0, 0, 1, 1, 1, 1))
     mask = torch.zeros_like(labels, dtype=torch.bool)
@@ -178,19 +200,47 @@ class CondConv(nn.Module):
         out = F.embedding_bag(rows.view(-1, 9), self.table, mode="sum").view(b, h, w, -1).permute(0, 3, 1, 2)
         if z is None:
             return out + self.bias.view(1, -1, 1, 1)
+        if _is_uniform(z):
+            return out.add_(self._uniform_z_term(z[:, :, 0, 0], h, w)).add_(self.bias.view(1, -1, 1, 1))
         return _conv3x3(z, self.wz, self.bias, self.reflect) + out
+
+    def _tap_terms(self, zvec: torch.Tensor) -> torch.Tensor:
+        """(B, z_dim) -> (B, Cout, 3, 3): what each tap of the z conv adds when it reads the vector."""
+        return torch.einsum("oikl,bi->bokl", self.wz, zvec)
+
+    def _uniform_z_term(self, zvec: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """conv3x3 (no bias) of the (B, z_dim) vectors spread over h x w: (B, Cout, 1, 1) with reflect padding
+        (every pixel reads all taps), else (B, Cout, h, w): border pixels miss the taps that fall outside."""
+        u = self._tap_terms(zvec)
+        if self.reflect:
+            return u.sum((2, 3), keepdim=True)
+        b, c = u.shape[:2]
+        ones = zvec.new_ones(1, 1, h, w)
+        return F.conv2d(ones, u.reshape(b * c, 1, 3, 3), padding=1).view(b, c, h, w)
 
     def forward_sparse(self, labels: torch.Tensor, z: torch.Tensor | None, border: BorderPixels) -> torch.Tensor:
         """Same result as forward(); full 3x3 evaluation only at `border` pixels."""
+        b, h, w = labels.shape
+        uniform = z is not None and _is_uniform(z)
         out = F.embedding(labels, self.table_sum).permute(0, 3, 1, 2)  # channels_last (B, Cout, h, w)
-        out = out + self.bias.view(1, -1, 1, 1) if z is None else F.conv2d(z, self.wz_sum, self.bias).add_(out)
+        if z is None:
+            out = out + self.bias.view(1, -1, 1, 1)
+        elif uniform:  # off the border every tap reads the image: the sum of the tap terms
+            taps = self._tap_terms(z[:, :, 0, 0])
+            out = out.add_(taps.sum((2, 3), keepdim=True)).add_(self.bias.view(1, -1, 1, 1))
+        else:
+            out = F.conv2d(z, self.wz_sum, self.bias).add_(out)
         if border.pixels.numel():
-            padded = _pad_labels(labels, self.label_nc, self.reflect).reshape(-1)
-            rows = padded[border.patch_rows] + self.tap_offset  # (P, 9)
+            rows = border.labels(labels, self.label_nc) + self.tap_offset  # (P, 9) rows of the table
             exact = F.embedding_bag(rows, self.table, mode="sum") + self.bias
-            if z is not None:
-                exact = exact + border.patches(border.pad(_nhwc(z))) @ self.wz_flat
-            _nhwc(out).reshape(-1, out.shape[1])[border.pixels] = exact
+            if uniform:  # the tap terms of the taps that read the image (with zero padding, not those outside)
+                inside = exact.new_ones(rows.shape) if border.outside is None else (~border.outside).to(exact.dtype)
+                flat = taps.permute(0, 2, 3, 1).reshape(b, 9, -1)  # (B, 9, Cout), taps in _TAPS order
+                counts = torch.bincount(border.pixels // (h * w), minlength=b).tolist()  # pixels are sorted
+                exact = exact + torch.cat([part @ flat[n] for n, part in enumerate(inside.split(counts))])
+            elif z is not None:
+                exact = exact + border.patches(_rows(z)) @ self.wz_flat
+            _rows(out)[border.pixels] = exact
         return out
 
 
@@ -228,7 +278,7 @@ class _Modulation(nn.Module):
         self.conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, padding_mode=spade.gamma.padding_mode)
         self.conv.weight = nn.Parameter(weight, requires_grad=False)
         self.conv.bias = nn.Parameter(bias, requires_grad=False)
-        self.w_sum = nn.Parameter(weight.sum((2, 3), keepdim=True), requires_grad=False)
+        self.w_sum = nn.Parameter(weight.sum((2, 3)).t().contiguous(), requires_grad=False)  # (Cin, Cout)
         self.w_flat = nn.Parameter(_flat_kernel(weight), requires_grad=False)
 
     def modulation(
@@ -237,11 +287,11 @@ class _Modulation(nn.Module):
         """(gamma', beta') stacked; `patches`: actv's (P, 9 * C) 3x3 patches at the `border` pixels (sparse)."""
         if border is None:
             return self.conv(actv)
-        gb = F.conv2d(actv, self.w_sum, self.conv.bias)
+        b, _, h, w = actv.shape
+        gb = torch.addmm(self.conv.bias, _rows(actv), self.w_sum)  # the 1x1 equivalent, as one matrix product
         if patches is not None and patches.numel():
-            exact = torch.addmm(self.conv.bias, patches, self.w_flat)
-            _nhwc(gb).reshape(-1, gb.shape[1])[border.pixels] = exact
-        return gb
+            gb[border.pixels] = torch.addmm(self.conv.bias, patches, self.w_flat)
+        return gb.view(b, h, w, -1).permute(0, 3, 1, 2)
 
     def modulate(self, x: torch.Tensor, gb: torch.Tensor) -> torch.Tensor:
         gamma, beta = gb.chunk(2, dim=1)
@@ -261,7 +311,11 @@ class CondConv1x1(nn.Module):
 
     def forward(self, labels: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         out = F.embedding(labels, self.table).permute(0, 3, 1, 2)  # channels_last (B, Cout, h, w)
-        return out + self.bias.view(1, -1, 1, 1) if z is None else F.conv2d(z, self.wz, self.bias).add_(out)
+        if z is None:
+            return out + self.bias.view(1, -1, 1, 1)
+        if _is_uniform(z):  # global noise: one (B, Cout) product instead of a 1x1 conv over every pixel
+            return out.add_((z[:, :, 0, 0] @ self.wz[:, :, 0, 0].t() + self.bias)[:, :, None, None])
+        return F.conv2d(z, self.wz, self.bias).add_(out)
 
 
 class FastBlock(nn.Module):
@@ -306,9 +360,10 @@ class FastBlock(nn.Module):
         actv_all = F.relu_(pre)
         actv = actv_all.split(self.hidden, dim=1)
         patches: list[torch.Tensor | None] = [None] * (max(self.slot) + 1)
-        if outer is not None:
-            padded = outer.pad(_nhwc(actv_all))  # once for all the block's SPADEs
-            patches = [outer.patches(padded[:, k * self.hidden : (k + 1) * self.hidden]) for k in range(len(patches))]
+        if outer is not None:  # one gather for all the block's SPADEs, then each one's channels
+            every = outer.patches(_rows(actv_all)).view(outer.pixels.numel(), 9, -1)
+            patches = [every[..., k * self.hidden : (k + 1) * self.hidden].reshape(-1, 9 * self.hidden)
+                       for k in range(len(patches))]
         return [m.modulation(actv[k], outer, patches[k]) for m, k in zip(self.mod, self.slot)]
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor, z: torch.Tensor | None, sparse: bool = False) -> torch.Tensor:
@@ -352,11 +407,16 @@ class FastGenerator(nn.Module):
         lab_f = labels[:, None].float()
         if noise is not None:
             noise = noise.to(dtype)
+        # Global noise goes on as an expanded vector, which the label-lookup convs take in one product. Only in
+        # "bag" mode: the check reads a value, which a CUDA graph or a compiled GPU graph cannot branch on.
+        uniform = noise is not None and self.head.mode == "bag" and bool((noise == noise[:, :, :1, :1]).all())
 
         def cond_at(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
             lab = F.interpolate(lab_f, size=size, mode="nearest")[:, 0].long()
             if noise is None:
                 return lab, None
+            if uniform:
+                return lab, noise[:, :, :1, :1].expand(-1, -1, *size)
             z = F.interpolate(noise, size=size, mode="nearest")
             return lab, z.contiguous(memory_format=torch.channels_last)
 
