@@ -5,6 +5,11 @@ Compares the reference-style generator (one-hot input, spectral-norm parametrisa
 
     python benchmarks/bench_generator.py --device cpu
     python benchmarks/bench_generator.py --device cuda --out results.json
+    python benchmarks/bench_generator.py --model assets/models/landscapes             # a bundled model
+    python benchmarks/bench_generator.py --model assets/models/landscapes --set spade_shared=true  # an option
+
+`--set KEY=VALUE` changes the configuration (of `--model` or the paper's) and times randomly initialised
+weights of that shape: the speed of a model option before training one.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=None)
     p.add_argument("--compile", action="store_true", help="also time torch.compile(mode='reduce-overhead')")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="ModelConfig changes, e.g. spade_shared=true clade_blocks=2 (random weights)")
     p.add_argument("--compile-budget", type=float, default=1e9, help="start no compile after this many seconds")
     args = p.parse_args()
 
@@ -92,9 +99,13 @@ def main() -> None:
     else:
         cfg, name = ModelConfig.paper(args.dataset), args.dataset
         g = Generator(cfg)
+    if args.set:
+        changes = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+        cfg, name = cfg.replace(**changes), f"{name} with {' '.join(args.set)}"
+        g = Generator(cfg)
     h, w = cfg.height, cfg.width
     layout = torch.from_numpy(random_layout(h, w, list(cfg.semantic_ids), regions=10, seed=1))
-    if not args.model:
+    if not args.model or args.set:
         trained_like(g, layout[None], noise.sample(0, cfg.z_dim, h, w))
     g = g.to(dev)
     info = {"device": torch.cuda.get_device_name(dev) if gpu else f"cpu x{torch.get_num_threads()} threads",

@@ -11,7 +11,8 @@ parameter gradients, and runs in fp32 without channels_last: what the authors' c
 `--cpu-first` measures what the CPU-first training issue asks for, in one run on the CPU: the plain baseline
 (the small OASIS at 96x128, fp32, reference-style step) against the bundled models' `cpu-small` preset
 (192x256 model trained on 96x128 crops, `Trainer.step`), in training pixels per second (crop pixels for the
-preset: what G and D process per step), plus the preset's variants (fp32, --reuse-fake, --compile).
+preset: what G and D process per step), plus the preset's variants (fp32, --reuse-fake, --compile,
+--spade-shared, --clade-blocks 2).
 """
 
 from __future__ import annotations
@@ -119,6 +120,10 @@ def cpu_first(args: argparse.Namespace) -> None:
         "fp32": ("cpu-small, fp32", dict(preset, precision="fp32"), False),
         "reuse": ("cpu-small --reuse-fake", dict(preset, reuse_fake=True), False),
         "compile": ("cpu-small --compile", dict(preset, compile=True), False),
+        "shared": ("cpu-small --spade-shared", dict(preset, spade_shared=True), False),
+        "clade": ("cpu-small --clade-blocks 2", dict(preset, clade_blocks=2), False),
+        "shared-reuse": ("cpu-small --spade-shared --reuse-fake", dict(preset, spade_shared=True, reuse_fake=True),
+                         False),
     }
     chosen = args.variants.split(",") if args.variants else list(variants)
     if unknown := set(chosen) - set(variants):
@@ -161,7 +166,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse; "
-                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile "
+                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse "
                    "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
     p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. spade_hidden=64")

@@ -112,7 +112,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Model/run presets applied on top of the dataset's. "cpu-small" is the bundled models' family: 192x256
 # output trained on 96x128 crops, ~4.8M-parameter G (widths x16, SPADE hidden 32), 5-level D of base width 32,
 # reflect padding (with zeros, such small models drew stripes parallel to the image borders within 250 steps);
-# it trains at ~6 images/s on 2 cores (bf16) and generates a 192x256 image in ~145 ms there (fp32; ~70 ms bf16).
+# it trains at ~5.5 images/s on 2 cores (bf16) and generates a 192x256 image in ~110 ms there (fp32; ~50 ms bf16).
 SIZE_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "cpu-small": dict(
