@@ -407,9 +407,10 @@ class FastGenerator(nn.Module):
         lab_f = labels[:, None].float()
         if noise is not None:
             noise = noise.to(dtype)
-        # Global noise goes on as an expanded vector, which the label-lookup convs take in one product. Only in
-        # "bag" mode: the check reads a value, which a CUDA graph or a compiled GPU graph cannot branch on.
-        uniform = noise is not None and self.head.mode == "bag" and bool((noise == noise[:, :, :1, :1]).all())
+        # Global noise goes on as an expanded vector, which the label-lookup convs take in one product. Only on
+        # the CPU (FLOP-bound) in "bag" mode: the check reads a value, which a CUDA graph cannot branch on.
+        uniform = (noise is not None and noise.device.type == "cpu" and self.head.mode == "bag"
+                   and bool((noise == noise[:, :, :1, :1]).all()))
 
         def cond_at(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
             lab = F.interpolate(lab_f, size=size, mode="nearest")[:, 0].long()
