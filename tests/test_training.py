@@ -238,6 +238,35 @@ def test_size_preset_then_overrides(tmp_path: Path, capsys) -> None:
     assert resolved["train"]["crop_height"] == 96 and resolved["train"]["batch_size"] == 4
 
 
+class _SlowStartWorkers(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def _slow_worker_init(worker_id: int) -> None:
+    import time
+
+    from training.trainer import _leave_stop_signals_to_the_trainer
+
+    time.sleep(1.0)  # the window between a worker's fork and its signal set-up, made wide
+    _leave_stop_signals_to_the_trainer(worker_id)
+
+
+def test_a_stop_signal_reaching_a_starting_worker_does_not_kill_it() -> None:
+    import signal
+
+    from training.trainer import _start_workers
+
+    loader = torch.utils.data.DataLoader(_SlowStartWorkers(), batch_size=2, num_workers=1,
+                                         worker_init_fn=_slow_worker_init)
+    batches = _start_workers(loader)
+    os.kill(batches._workers[0].pid, signal.SIGTERM)  # before the worker ignores it
+    assert [b.tolist() for b in batches] == [[0, 1], [2, 3]]  # the worker lived
+
+
 def test_sigterm_to_the_whole_process_group_saves_a_checkpoint(tmp_path: Path) -> None:
     """A batch system's SIGTERM reaches the data workers too: the run must still end with a checkpoint."""
     import signal

@@ -67,11 +67,29 @@ class EpochBatches:
         return len(self.batches)
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 def _leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
     """Batch systems, `kill` of a process group and Ctrl-C signal every process of a job; a data worker killed by
     that would crash the trainer before its final checkpoint. The trainer stops its workers itself."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # started blocked (see _start_workers): a pending stop is dropped now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _start_workers(loader: DataLoader) -> Iterator[dict]:
+    """`iter(loader)`, with the stop signals blocked while it forks the data workers: a stop sent to the process
+    group between a worker's start and its `worker_init_fn` stays pending there and is then ignored, instead
+    of killing the new worker (the trainer sees such a death as a crash). The trainer gets it after the fork."""
+    if not hasattr(signal, "pthread_sigmask") or loader.num_workers == 0:
+        return iter(loader)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        return iter(loader)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
@@ -392,7 +410,7 @@ class Trainer:
         reason = "finished"
         step_time = 0.0
         while self.iteration < self.total_iters and reason == "finished":
-            for batch in self._loader():
+            for batch in _start_workers(self._loader()):  # workers start per epoch: the data order is the epoch's
                 t0 = time.monotonic()
                 image = batch["image"].to(self.device, non_blocking=True)
                 if cfg.channels_last:
