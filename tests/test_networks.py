@@ -85,6 +85,7 @@ def test_nonuniform_marks_label_and_noise_borders() -> None:
     z = noise.sample([3, 4], 4, 8, 10)  # one vector per image: only labels and the image border count
     edge = nonuniform(lab, z, sentinel=5)
     assert torch.equal(edge, nonuniform(lab, None, sentinel=5))
+    assert torch.equal(edge, nonuniform(lab, z[:, :, :1, :1].expand(-1, -1, 8, 10), sentinel=5))  # as passed on
     assert edge[0, 3, 4:6].all() and not edge[0, 3, 3] and not edge[1, 1:-1, 1:-1].any()
     z[1, :, 4, 6] += 1  # one pixel of new noise: its 3x3 neighbourhood needs the full conv
     edge = nonuniform(lab, z, sentinel=5)
