@@ -66,8 +66,14 @@ class Document(QObject):
         if not was:
             self.modified_changed.emit(True)
 
+    @property
+    def pixel_channels(self) -> int:
+        """Noise channels the model draws per pixel (pass to every noise sampling and re-sampling)."""
+        return self.config.noise_pixel_channels
+
     def _sample(self, seed: int) -> torch.Tensor:
-        return noise_ops.sample(seed, self.config.z_dim, self.config.height, self.config.width)
+        cfg = self.config
+        return noise_ops.sample(seed, cfg.z_dim, cfg.height, cfg.width, pixel_channels=self.pixel_channels)
 
     # ---- label edits -----------------------------------------------------------------------------
     def begin_stroke(self) -> None:

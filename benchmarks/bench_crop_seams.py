@@ -33,7 +33,7 @@ def generate(model, labels: np.ndarray, seed: int) -> np.ndarray:
     """labels (H, W) at a multiple of the upsampling -> float RGB (H, W, 3) in [0, 1]."""
     cfg = model.config
     onehot = F.one_hot(torch.from_numpy(labels), cfg.label_nc).permute(2, 0, 1)[None].float()
-    z = noise.sample(seed, cfg.z_dim, *labels.shape) if cfg.noise_3d else None
+    z = noise.sample(seed, cfg.z_dim, *labels.shape, pixel_channels=cfg.noise_pixel_channels) if cfg.noise_3d else None
     with torch.no_grad():
         out = model.generator(onehot, z)[0]
     return ((out.permute(1, 2, 0).clamp(-1, 1) + 1) / 2).numpy()

@@ -106,7 +106,7 @@ def main() -> None:
     h, w = cfg.height, cfg.width
     layout = torch.from_numpy(random_layout(h, w, list(cfg.semantic_ids), regions=10, seed=1))
     if not args.model or args.set:
-        trained_like(g, layout[None], noise.sample(0, cfg.z_dim, h, w))
+        trained_like(g, layout[None], noise.sample(0, cfg.z_dim, h, w, pixel_channels=cfg.noise_pixel_channels))
     g = g.to(dev)
     info = {"device": torch.cuda.get_device_name(dev) if gpu else f"cpu x{torch.get_num_threads()} threads",
             "torch": torch.__version__, "config": name, "size": [h, w], "results": []}
@@ -121,7 +121,7 @@ def main() -> None:
 
     for b in batches:
         lab = layout[None].expand(b, -1, -1).to(dev)
-        z = noise.sample(list(range(b)), cfg.z_dim, h, w).to(dev)
+        z = noise.sample(list(range(b)), cfg.z_dim, h, w, pixel_channels=cfg.noise_pixel_channels).to(dev)
         onehot = F.one_hot(lab, cfg.label_nc).permute(0, 3, 1, 2).float()
         with torch.inference_mode():
             ref_out = g(onehot, z)

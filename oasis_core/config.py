@@ -59,6 +59,10 @@ class ModelConfig:
     # trained briefly turn that into stripes parallel to the borders. Reflection carries no such signal.
     padding: Padding = "zeros"
     noise_3d: bool = True
+    # The last k of the z_dim noise channels are drawn per pixel, the others once per image (paper: 0, all per
+    # image). Inside a region of one class, image-level noise and labels are constant, so a small generator's only
+    # source of texture is the region's edges: it draws lines parallel to them. Per-pixel channels give it one.
+    noise_pixel_channels: int = 0
     d_channels: tuple[int, ...] = PAPER_D_CHANNELS
     d_last_channels: int = 64
     class_names: tuple[str, ...] = ()
@@ -114,6 +118,8 @@ class ModelConfig:
             raise ConfigError(f"dont_care_id {self.dont_care_id} is outside 0..{self.label_nc - 1}")
         if self.z_dim < 0 or (self.noise_3d and self.z_dim == 0):
             raise ConfigError("3D noise needs z_dim > 0")
+        if not 0 <= self.noise_pixel_channels <= self.noise_channels:
+            raise ConfigError(f"noise_pixel_channels must be in 0..{self.noise_channels} (the noise channels)")
 
     # ---- derived sizes -------------------------------------------------------------------------
     @property

@@ -31,18 +31,24 @@ def _seeds(seed: int | Sequence[int]) -> list[int]:
 
 
 def sample(
-    seed: int | Sequence[int], z_dim: int, height: int, width: int, level: Level = "global"
+    seed: int | Sequence[int], z_dim: int, height: int, width: int, level: Level = "global", pixel_channels: int = 0
 ) -> torch.Tensor:
     """One noise field per seed -> (B, z_dim, H, W).
 
-    "global": one z_dim vector per image, broadcast over every pixel (the paper's image-level noise).
+    "global": one z_dim vector per image, broadcast over every pixel (the paper's image-level noise), except
+    the last `pixel_channels` channels (a model's `noise_pixel_channels`), which are drawn per pixel.
     "pixel": an independent vector at every pixel.
     """
+    if not 0 <= pixel_channels <= z_dim:
+        raise ValueError(f"pixel_channels must be in 0..{z_dim}, got {pixel_channels}")
     out = []
     for s in _seeds(seed):
         g = _rng(s)
         if level == "global":
-            out.append(torch.randn(z_dim, 1, 1, generator=g).expand(z_dim, height, width))
+            field = torch.randn(z_dim - pixel_channels, 1, 1, generator=g).expand(-1, height, width)
+            if pixel_channels:
+                field = torch.cat([field, torch.randn(pixel_channels, height, width, generator=g)])
+            out.append(field)
         elif level == "pixel":
             out.append(torch.randn(z_dim, height, width, generator=g))
         else:
@@ -72,12 +78,13 @@ def resize_nearest(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def resample(
-    noise: torch.Tensor, mask: torch.Tensor | np.ndarray, seed: int, level: Level = "global"
+    noise: torch.Tensor, mask: torch.Tensor | np.ndarray, seed: int, level: Level = "global", pixel_channels: int = 0
 ) -> torch.Tensor:
-    """New noise inside `mask` (one new vector for the whole region, or one per pixel), old noise outside."""
+    """New noise inside `mask` (one new vector for the whole region, or one per pixel; `pixel_channels` as in
+    `sample`), old noise outside."""
     m = _as_mask(mask, noise)
     b, z, h, w = noise.shape
-    fresh = sample([seed + i for i in range(b)] if b > 1 else seed, z, h, w, level).to(noise)
+    fresh = sample([seed + i for i in range(b)] if b > 1 else seed, z, h, w, level, pixel_channels).to(noise)
     return torch.where(m, fresh, noise)
 
 
@@ -87,11 +94,12 @@ def resample_classes(
     class_ids: Iterable[int],
     seed: int,
     level: Level = "global",
+    pixel_channels: int = 0,
 ) -> torch.Tensor:
     """Re-sample the noise on every pixel whose label is in `class_ids`."""
     lab = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
     mask = torch.isin(lab.long(), torch.tensor(sorted(set(class_ids)), dtype=torch.long))
-    return resample(noise, mask, seed, level)
+    return resample(noise, mask, seed, level, pixel_channels)
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:

@@ -132,7 +132,7 @@ class Synthesizer:
     def sample_noise(self, seed: int | list[int], level: noise_ops.Level = "global") -> torch.Tensor:
         """Noise at the model's size for one seed (1, z, H, W) or a list of seeds (B, z, H, W)."""
         h, w = self.size
-        return noise_ops.sample(seed, self.config.z_dim, h, w, level)
+        return noise_ops.sample(seed, self.config.z_dim, h, w, level, self.config.noise_pixel_channels)
 
     # ---- generation ------------------------------------------------------------------------------
     def prepare_labels(self, labels: np.ndarray) -> np.ndarray:

@@ -12,10 +12,11 @@ from PySide6.QtWidgets import QTableWidget
 
 from app.controller import FRAME_COUNT, Controller
 from app.dialogs import shortcuts_dialog
-from oasis_core import Synthesizer
+from oasis_core import OasisModel, Synthesizer
 from oasis_core import noise as noise_ops
 
 from .test_app_support import *
+from .conftest import realistic_weights, tiny_config
 from .test_app_support import SlowSynth, make_window, wait_image
 
 
@@ -45,6 +46,26 @@ def test_reroll_selection_changes_noise_only_inside(studio, qtbot) -> None:
     np.testing.assert_array_equal(changed, mask)
     assert torch.equal(doc.noise[..., ~torch.from_numpy(mask)], before[..., ~torch.from_numpy(mask)])
     assert not np.array_equal(image, first)
+
+
+def test_a_model_with_pixel_noise_channels_gets_them_in_new_and_rerolled_noise(qtbot, tmp_path, dialogs) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "textured"
+    realistic_weights(OasisModel(tiny_config(noise_pixel_channels=5))).save_pretrained(path)
+    window = make_window(qtbot, path)
+    c, doc = window.controller, window.controller.document
+    k = doc.noise.shape[1] - 5
+    assert torch.equal(doc.noise[:, :k], doc.noise[:, :k, :1, :1].expand_as(doc.noise[:, :k]))
+    assert (doc.noise[0, k:, 0, 0] != doc.noise[0, k:, 1, 1]).all()
+    mask = np.zeros(doc.shape, dtype=bool)
+    mask[4:20, 10:30] = True
+    doc.set_selection(mask)
+    before = doc.noise.clone()
+    assert c.reroll_selection()
+    inside = doc.noise[0][:, torch.from_numpy(mask)]
+    assert (inside[:k] == inside[:k, :1]).all() and (inside[k:] != inside[k:, :1]).any(1).all()
+    assert torch.equal(doc.noise[..., ~torch.from_numpy(mask)], before[..., ~torch.from_numpy(mask)])
+    wait_image(qtbot, window)
 
 
 def test_reroll_class_changes_noise_only_on_that_class(studio, qtbot) -> None:

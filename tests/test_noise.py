@@ -25,6 +25,30 @@ def test_pixel_noise_varies_per_pixel() -> None:
         noise.sample(-1, 8, 4, 4)
 
 
+def test_pixel_channels_are_drawn_per_pixel_the_rest_per_image() -> None:
+    z = noise.sample([3, 4], 16, 10, 12, pixel_channels=4)
+    image_part, pixel_part = z[:, :12], z[:, 12:]
+    assert torch.equal(image_part, image_part[:, :, :1, :1].expand_as(image_part))
+    assert (pixel_part[:, :, 0, 0] != pixel_part[:, :, 5, 7]).all()
+    assert not torch.equal(z[0], z[1]) and torch.equal(z, noise.sample([3, 4], 16, 10, 12, pixel_channels=4))
+    assert torch.equal(noise.sample(3, 16, 10, 12, pixel_channels=0), noise.sample(3, 16, 10, 12))
+    with pytest.raises(ValueError, match="pixel_channels"):
+        noise.sample(3, 16, 10, 12, pixel_channels=17)
+
+
+def test_local_resample_with_pixel_channels() -> None:
+    z = noise.sample(0, 16, 20, 30, pixel_channels=4)
+    mask = torch.zeros(20, 30, dtype=torch.bool)
+    mask[5:12, 3:9] = True
+    out = noise.resample(z, mask, seed=5, pixel_channels=4)
+    assert torch.equal(out[..., ~mask], z[..., ~mask])
+    inside = out[0][:, mask]
+    assert (inside[:12] == inside[:12, :1]).all() and (inside[12:] != inside[12:, :1]).any(1).all()
+    labels = mask.numpy().astype(np.int64)
+    by_class = noise.resample_classes(z, labels, [1], seed=5, pixel_channels=4)
+    assert torch.equal(by_class, out)
+
+
 @pytest.mark.parametrize("level", ["global", "pixel"])
 def test_local_resample_changes_only_inside(level: str) -> None:
     z = noise.sample(0, 16, 20, 30)

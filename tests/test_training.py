@@ -223,6 +223,8 @@ def test_init_from_an_exported_model(tmp_path: Path) -> None:
         sd = theirs.state_dict()
         assert all(torch.equal(v, sd[k]) for k, v in ours.state_dict().items() if "num_batches" not in k)
     assert warm.iteration == 0 and warm.train() == "finished"
+    textured = Trainer(tiny(tmp_path, name="textured", noise_pixel_channels=4, init_from=str(tmp_path / "model")), CPU)
+    assert all(torch.equal(v, t.D.state_dict()[k]) for k, v in textured.D.state_dict().items())  # noise layout only
     with pytest.raises(TrainingError, match="model differs"):
         Trainer(tiny(tmp_path, name="bad", channels_g=8, init_from=str(tmp_path / "model")), CPU)
     with pytest.raises(TrainingError, match="--init-from"):
@@ -309,6 +311,18 @@ def test_mix_noise_flips_between_image_and_region_level_per_step(tmp_path: Path)
         same = torch.equal(z[:, :, 0, 0], z[:, :, 0, 47])
         kinds.add("image" if same else "region")
     assert kinds == {"image", "region"}  # never pixel-level
+
+
+@pytest.mark.parametrize("mode", ["image", "region", "mix"])
+def test_pixel_noise_channels_in_every_noise_mode(tmp_path: Path, mode: str) -> None:
+    t = Trainer(tiny(tmp_path, noise_mode=mode, noise_pixel_channels=3), CPU)
+    assert t.model_config.noise_pixel_channels == 3
+    labels = torch.zeros(2, 32, 48, dtype=torch.long)
+    for z in (t.sample_noise(labels), t._fixed_noise(labels, seed=1)):
+        k = z.shape[1] - 3
+        assert torch.equal(z[:, :k], z[:, :k, :1, :1].expand(-1, -1, 32, 48))  # one region: constant
+        assert (z[:, k:, 0, 0] != z[:, k:, 31, 47]).all()
+        assert not torch.equal(z[0], z[1])
 
 
 @pytest.mark.slow  # inductor compiles G and D for ~2 minutes on 2 cores

@@ -35,6 +35,7 @@ from oasis_core import (
     cpu_has_fast_bf16,
     load_model,
 )
+from oasis_core import noise as noise_ops
 from oasis_core.layers import init_spectral_norm
 
 from . import losses
@@ -92,6 +93,11 @@ def _start_workers(loader: DataLoader) -> Iterator[dict]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+# Model fields a warm start may change: they leave every weight's meaning and shape as they are (the noise layout
+# changes what G is fed, which the training that follows adapts it to).
+_WARM_START_FREE = frozenset({"name", "noise_pixel_channels"})
+
+
 def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
     return ModelConfig(
         label_nc=info.label_nc,
@@ -108,6 +114,7 @@ def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
         d_spectral_norm=cfg.d_spectral_norm,
         padding=cfg.padding,  # type: ignore[arg-type]
         noise_3d=cfg.noise_3d,
+        noise_pixel_channels=cfg.noise_pixel_channels,
         d_channels=cfg.d_channels,
         d_last_channels=cfg.d_last_channels,
         class_names=info.class_names,
@@ -266,7 +273,8 @@ class Trainer:
 
     def sample_noise(self, labels: torch.Tensor) -> torch.Tensor | None:
         """Training noise (B, z, H, W) per the noise mode: image-level, per class region, per pixel, or "mix":
-        image- or region-level by a coin flip at every step (App. A.7).
+        image- or region-level by a coin flip at every step (App. A.7). The model's `noise_pixel_channels` last
+        channels are per pixel in every mode.
 
         The random values come from the CPU generator (checkpointed, the same on every device); only those are
         moved, and the full-size map is built on the device, channels-last and in the compute dtype (what the
@@ -289,6 +297,10 @@ class Trainer:
         else:
             pixels = torch.stack([torch.randn(z_dim, h, w, generator=self.noise_gen) for _ in range(b)])
             nhwc = pixels.to(self.device, self.compute_dtype).permute(0, 2, 3, 1)
+        k = self.model_config.noise_pixel_channels
+        if k and mode != "pixel":
+            pixels = torch.stack([torch.randn(h, w, k, generator=self.noise_gen) for _ in range(b)])
+            nhwc = torch.cat([nhwc[..., : z_dim - k], pixels.to(self.device, self.compute_dtype)], dim=3)
         return nhwc.contiguous().permute(0, 3, 1, 2)  # (B, z, H, W), channels-last in memory
 
     @property
@@ -482,9 +494,9 @@ class Trainer:
     def _fixed_noise(self, labels: torch.Tensor, seed: int) -> torch.Tensor | None:
         if not self.cfg.noise_3d:
             return None
-        g = torch.Generator().manual_seed(seed)
         b, h, w = labels.shape
-        return torch.randn(b, self.cfg.z_dim, 1, 1, generator=g).to(self.device).expand(-1, -1, h, w)
+        k = self.model_config.noise_pixel_channels
+        return noise_ops.sample(list(range(seed, seed + b)), self.cfg.z_dim, h, w, pixel_channels=k).to(self.device)
 
     @torch.no_grad()
     def recompute_ema_bn(self) -> None:
@@ -562,9 +574,12 @@ class Trainer:
         except ModelFileError as e:
             raise TrainingError(f"--init-from: {e}") from e
         ours, theirs = self.model_config.to_dict(), model.config.to_dict()
-        diff = {k: (theirs[k], v) for k, v in ours.items() if k != "name" and theirs[k] != v}
+        diff = {k: (theirs[k], v) for k, v in ours.items() if k not in _WARM_START_FREE and theirs[k] != v}
         if diff:
             raise TrainingError(f"--init-from {folder}: the model differs from this configuration (model, run): {diff}")
+        if self.dist.main and theirs["noise_pixel_channels"] != ours["noise_pixel_channels"]:
+            log.info("--init-from: per-pixel noise channels %d -> %d (same weights, new noise layout)",
+                     theirs["noise_pixel_channels"], ours["noise_pixel_channels"])
         self.G.load_state_dict(model.generator.state_dict())
         if self.EMA is not None:
             self.EMA.load_state_dict(model.generator.state_dict())
