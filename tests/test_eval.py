@@ -12,6 +12,7 @@ from oasis_core import OasisModel
 from tests.conftest import realistic_weights, tiny_config
 from tests.test_training import make_dataset
 from training.evaluation.cli import main as eval_main
+from training.evaluation.evaluate import contact_indices
 from training.evaluation import inception
 from training.evaluation.inception import FIDInceptionV3, InceptionWeightsError, load_inception, standard_fid_weights
 from training.evaluation.judge import JudgeNet, load_judge, train_judge
@@ -288,6 +289,11 @@ def test_judge_trains_saves_and_loads(workspace: dict) -> None:
     assert pred.shape == (2, 40, 56) and pred.max() < 4
     with pytest.raises(Exception, match="5"):
         load_judge(workspace["judge"], 5, None)
+
+
+def test_contact_sheet_layouts_spread_over_the_split() -> None:
+    assert contact_indices(101, 8) == {0, 14, 29, 43, 57, 71, 86, 100}
+    assert contact_indices(3, 8) == {0, 1, 2} and contact_indices(5, 1) == {0} and contact_indices(0, 8) == set()
 
 
 def _run(workspace: dict, out: Path, *extra: str) -> dict:

@@ -62,6 +62,12 @@ def _r(v: float | None, nd: int = 4) -> float | None:
     return None if v is None else round(v, nd)
 
 
+def contact_indices(count: int, rows: int) -> set[int]:
+    """Which of `count` layouts the contact sheet shows: `rows` spread evenly over the split, since neighbours in
+    a video dataset (CamVid) are near-identical frames."""
+    return set(np.linspace(0, count - 1, min(rows, count)).round().astype(int).tolist()) if count else set()
+
+
 def _reroll_class(labels: np.ndarray, ignore: int | None) -> int:
     """The layout's largest class (not don't-care): the region the contact sheet re-rolls."""
     counts = np.bincount(labels.ravel())
@@ -191,6 +197,7 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
     reroll_stats: list[tuple[float, float]] = []
     gen_seconds = 0.0
     all_index = {p.name: i for i, p in enumerate(rep.pairs)}
+    shown = contact_indices(len(ds), opts.contact_rows)
     for k in tqdm(range(len(ds)), desc="oasis-eval", unit="layout", disable=not opts.progress):
         item = ds[k]
         labels = item["labels"].numpy()
@@ -224,12 +231,13 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         hist.add(real, labels, generated=False)
         for g in gen:
             hist.add(g, labels, generated=True)
-        if len(rows) < opts.contact_rows:
+        if k in shown:
             row = [colorize(labels, cfg), real, *gen]
             if cfg.noise_3d:
                 cls = _reroll_class(labels, ignore)
                 mask = labels == cls
-                rerolled = synth.generate(labels, noise_ops.resample(noise[:1], mask, seed=opts.seed + 7 + k))
+                fresh = noise_ops.resample(noise[:1], mask, opts.seed + 7 + k, pixel_channels=cfg.noise_pixel_channels)
+                rerolled = synth.generate(labels, fresh)
                 inside, outside = _change_inside_outside(gen[0], rerolled, mask)
                 reroll_stats.append((inside, outside))
                 row.append(_outline(rerolled, mask))
