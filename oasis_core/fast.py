@@ -19,11 +19,13 @@ Exact rewrites (same function up to float rounding):
 - with the label lookup ("bag"), global noise (one vector per image, the app's usual case) never becomes a
   map: each 3x3 conv over it is a constant per tap, so its 9 * z_dim * Cout multiply-adds per pixel become
   one (B, Cout, 3, 3) product, broadcast (reflect padding) or spread by a 1-channel conv (zero padding).
+  With per-pixel noise channels (`noise_pixel_channels`) only the image-level part takes that shortcut
+  (`SplitNoise`); the per-pixel part is convolved.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +67,16 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
 def _is_uniform(z: torch.Tensor) -> bool:
     """Global noise as FastGenerator passes it on: a (B, z, 1, 1) vector expanded over the map (no copy)."""
     return z.stride(2) == 0 and z.stride(3) == 0
+
+
+class SplitNoise(NamedTuple):
+    """Noise of a model with per-pixel channels whose image-level part is one vector per image."""
+
+    uniform: torch.Tensor  # (B, z - k, h, w): a (B, z - k, 1, 1) vector expanded over the map (no copy)
+    pixels: torch.Tensor  # (B, k, h, w) channels_last
+
+
+Noise = torch.Tensor | SplitNoise | None
 
 
 def _conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, reflect: bool) -> torch.Tensor:
@@ -160,9 +172,10 @@ class CondConv(nn.Module):
         label_nc: int,
         mode: LabelMode,
         reflect: bool = False,
+        pixel_channels: int = 0,
     ) -> None:
         super().__init__()
-        # weights: (Cout, z_dim + label_nc, 3, 3), noise channels first.
+        # weights: (Cout, z_dim + label_nc, 3, 3), noise channels first; the last `pixel_channels` of them per pixel.
         if mode not in ("bag", "onehot"):
             raise ValueError(f"label mode must be 'bag' or 'onehot', got {mode!r}")
         self.z_dim, self.label_nc, self.mode, self.reflect = z_dim, label_nc, mode, reflect
@@ -174,6 +187,8 @@ class CondConv(nn.Module):
             # For the sparse path: the 1x1 equivalent where z is uniform, and the flattened full kernel.
             self.wz_sum = nn.Parameter(wz.sum((2, 3), keepdim=True), requires_grad=False) if z_dim else None
             self.wz_flat = nn.Parameter(_flat_kernel(wz), requires_grad=False) if z_dim else None
+            pixels = wz[:, z_dim - pixel_channels :].contiguous()
+            self.wz_pixels = nn.Parameter(pixels, requires_grad=False) if pixel_channels else None
             # table[k * (N + 1) + c] = weight column of class c at tap k; row N of each tap is the zero padding.
             table = torch.zeros(9, label_nc + 1, cout)
             table[:, :label_nc] = wl.permute(2, 3, 1, 0).reshape(9, label_nc, cout)
@@ -187,8 +202,8 @@ class CondConv(nn.Module):
             padded = F.pad(weights, (0, 0, 0, 0, 0, self.onehot_nc - label_nc))
             self.weight = nn.Parameter(padded.contiguous(), requires_grad=False)
 
-    def forward(self, labels: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
-        # labels: (B, h, w) int64; z: (B, z_dim, h, w) or None -> (B, Cout, h, w), channels_last.
+    def forward(self, labels: torch.Tensor, z: Noise) -> torch.Tensor:
+        # labels: (B, h, w) int64; z: (B, z_dim, h, w), SplitNoise or None -> (B, Cout, h, w), channels_last.
         if self.mode == "onehot":
             onehot = F.one_hot(labels, self.onehot_nc).permute(0, 3, 1, 2).to(self.weight.dtype)
             cond = onehot if z is None else torch.cat([z, onehot], 1)
@@ -200,13 +215,17 @@ class CondConv(nn.Module):
         out = F.embedding_bag(rows.view(-1, 9), self.table, mode="sum").view(b, h, w, -1).permute(0, 3, 1, 2)
         if z is None:
             return out + self.bias.view(1, -1, 1, 1)
+        if isinstance(z, SplitNoise):
+            out.add_(self._uniform_z_term(z.uniform[:, :, 0, 0], h, w))
+            return out.add_(_conv3x3(z.pixels, self.wz_pixels, self.bias, self.reflect))
         if _is_uniform(z):
             return out.add_(self._uniform_z_term(z[:, :, 0, 0], h, w)).add_(self.bias.view(1, -1, 1, 1))
         return _conv3x3(z, self.wz, self.bias, self.reflect) + out
 
     def _tap_terms(self, zvec: torch.Tensor) -> torch.Tensor:
-        """(B, z_dim) -> (B, Cout, 3, 3): what each tap of the z conv adds when it reads the vector."""
-        return torch.einsum("oikl,bi->bokl", self.wz, zvec)
+        """(B, c) -> (B, Cout, 3, 3): what each tap of the conv over the first c noise channels adds when they
+        read the vector."""
+        return torch.einsum("oikl,bi->bokl", self.wz[:, : zvec.shape[1]], zvec)
 
     def _uniform_z_term(self, zvec: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """conv3x3 (no bias) of the (B, z_dim) vectors spread over h x w: (B, Cout, 1, 1) with reflect padding
@@ -309,17 +328,21 @@ class CondConv1x1(nn.Module):
         self.wz = nn.Parameter(weights[:, :z_dim].contiguous(), requires_grad=False) if z_dim else None
         self.bias = nn.Parameter(bias, requires_grad=False)
 
-    def forward(self, labels: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, labels: torch.Tensor, z: Noise) -> torch.Tensor:
         out = F.embedding(labels, self.table).permute(0, 3, 1, 2)  # channels_last (B, Cout, h, w)
         if z is None:
             return out + self.bias.view(1, -1, 1, 1)
+        if isinstance(z, SplitNoise):
+            c = z.uniform.shape[1]
+            out.add_((z.uniform[:, :, 0, 0] @ self.wz[:, :c, 0, 0].t())[:, :, None, None])
+            return out.add_(F.conv2d(z.pixels, self.wz[:, c:], self.bias))
         if _is_uniform(z):  # global noise: one (B, Cout) product instead of a 1x1 conv over every pixel
             return out.add_((z[:, :, 0, 0] @ self.wz[:, :, 0, 0].t() + self.bias)[:, :, None, None])
         return F.conv2d(z, self.wz, self.bias).add_(out)
 
 
 class FastBlock(nn.Module):
-    def __init__(self, block: SPADEResBlock, z_dim: int, label_nc: int, mode: LabelMode) -> None:
+    def __init__(self, block: SPADEResBlock, z_dim: int, label_nc: int, mode: LabelMode, pixel_channels: int) -> None:
         super().__init__()
         self.reflect = block.conv_0.padding_mode == "reflect"
         norms = [block.norm_0, block.norm_1] + ([block.norm_s] if block.learned_shortcut else [])
@@ -327,13 +350,14 @@ class FastBlock(nn.Module):
         self.shared: CondConv | None = None
         if block.modulation == "shared":  # one hidden activation serves every norm
             self.hidden = block.shared.out_channels
-            self.shared = CondConv(_weight(block.shared), _bias(block.shared), z_dim, label_nc, mode, self.reflect)
+            self.shared = CondConv(_weight(block.shared), _bias(block.shared), z_dim, label_nc, mode, self.reflect,
+                                   pixel_channels)
             self.slot = [0] * len(norms)
         elif block.modulation == "spade":  # the norms' own hidden convs read the same input: run them as one
             self.hidden = norms[0].shared.out_channels
             shared_w = torch.cat([_weight(n.shared) for n in norms])
             shared_b = torch.cat([_bias(n.shared) for n in norms])
-            self.shared = CondConv(shared_w, shared_b, z_dim, label_nc, mode, self.reflect)
+            self.shared = CondConv(shared_w, shared_b, z_dim, label_nc, mode, self.reflect, pixel_channels)
             self.slot = list(range(len(norms)))
         self.convs = nn.ModuleList()
         for c in [block.conv_0, block.conv_1] + ([block.conv_s] if block.learned_shortcut else []):
@@ -345,7 +369,7 @@ class FastBlock(nn.Module):
             self.convs.append(plain)
         self.learned_shortcut = block.learned_shortcut
 
-    def _modulations(self, labels: torch.Tensor, z: torch.Tensor | None, sparse: bool) -> list[torch.Tensor]:
+    def _modulations(self, labels: torch.Tensor, z: Noise, sparse: bool) -> list[torch.Tensor]:
         """(gamma', beta') of each norm of the block."""
         if self.shared is None:
             return [m.cond(labels, z) for m in self.mod]
@@ -366,7 +390,7 @@ class FastBlock(nn.Module):
                        for k in range(len(patches))]
         return [m.modulation(actv[k], outer, patches[k]) for m, k in zip(self.mod, self.slot)]
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor, z: torch.Tensor | None, sparse: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, z: Noise, sparse: bool = False) -> torch.Tensor:
         gb = self._modulations(labels, z, sparse)
         x_s = self.convs[2](self.mod[2].modulate(x, gb[2])) if self.learned_shortcut else x
         dx = self.convs[0](F.leaky_relu(self.mod[0].modulate(x, gb[0]), 0.2))
@@ -389,8 +413,9 @@ class FastGenerator(nn.Module):
         generator.eval()  # eval-mode spectral norm: no power iteration, stored u and v
         z = cfg.noise_channels
         reflect = generator.head.padding_mode == "reflect"  # every rewritten conv keeps its source's padding
-        self.head = CondConv(_weight(generator.head), _bias(generator.head), z, cfg.label_nc, label_mode, reflect)
-        self.blocks = nn.ModuleList(FastBlock(b, z, cfg.label_nc, label_mode) for b in generator.blocks)
+        k = cfg.noise_pixel_channels
+        self.head = CondConv(_weight(generator.head), _bias(generator.head), z, cfg.label_nc, label_mode, reflect, k)
+        self.blocks = nn.ModuleList(FastBlock(b, z, cfg.label_nc, label_mode, k) for b in generator.blocks)
         rgb = generator.to_rgb
         self.to_rgb = nn.Conv2d(rgb.in_channels, 3, 3, padding=1, padding_mode=rgb.padding_mode)
         self.to_rgb.weight = nn.Parameter(_weight(rgb), requires_grad=False)
@@ -409,13 +434,21 @@ class FastGenerator(nn.Module):
             noise = noise.to(dtype)
         # Global noise goes on as an expanded vector, which the label-lookup convs take in one product. Only on
         # the CPU (FLOP-bound) in "bag" mode: the check reads a value, which a CUDA graph cannot branch on.
-        uniform = (noise is not None and noise.device.type == "cpu" and self.head.mode == "bag"
-                   and bool((noise == noise[:, :, :1, :1]).all()))
+        c = self.config.noise_channels - self.config.noise_pixel_channels  # the image-level channels
+        uniform = (noise is not None and noise.device.type == "cpu" and self.head.mode == "bag" and c > 0
+                   and bool((noise[:, :c] == noise[:, :c, :1, :1]).all()))
+        split = uniform and c < noise.shape[1]
+        # Per-pixel channels leave no uniform neighbourhoods for the sparse path to skip.
+        sparse = self.sparse and self.config.noise_pixel_channels == 0
 
-        def cond_at(size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        def cond_at(size: tuple[int, int]) -> tuple[torch.Tensor, Noise]:
             lab = F.interpolate(lab_f, size=size, mode="nearest")[:, 0].long()
             if noise is None:
                 return lab, None
+            if split:
+                pixels = F.interpolate(noise[:, c:], size=size, mode="nearest")
+                return lab, SplitNoise(noise[:, :c, :1, :1].expand(-1, -1, *size),
+                                       pixels.contiguous(memory_format=torch.channels_last))
             if uniform:
                 return lab, noise[:, :, :1, :1].expand(-1, -1, *size)
             z = F.interpolate(noise, size=size, mode="nearest")
@@ -425,7 +458,7 @@ class FastGenerator(nn.Module):
         for i, (block, size) in enumerate(zip(self.blocks, sizes)):
             if i > 0:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-            x = block(x, *cond_at(size), sparse=self.sparse)
+            x = block(x, *cond_at(size), sparse=sparse)
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
 
 

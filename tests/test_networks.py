@@ -67,6 +67,29 @@ def test_fast_generator_matches_generator(norm: str, mode: str, sparse: bool, pa
     assert_same_function(out, ref)
 
 
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+@pytest.mark.parametrize(
+    "changes", [dict(), dict(spade_shared=True, clade_blocks=1)], ids=["spade", "shared-clade"]
+)
+@pytest.mark.parametrize("rerolled", [True, False], ids=["region-rerolled", "global"])
+def test_fast_generator_with_pixel_noise_channels(padding: str, changes: dict, rerolled: bool) -> None:
+    cfg = tiny_config(height=64, width=96, padding=padding, noise_pixel_channels=3, **changes)
+    g = realistic_weights(Generator(cfg))
+    lab = torch.from_numpy(random_layout(64, 96, list(range(5)), regions=5, seed=2))[None].repeat(2, 1, 1)
+    z = noise.sample([0, 1], cfg.z_dim, 64, 96, pixel_channels=3)
+    if rerolled:  # the image-level part is no longer one vector: everything is convolved
+        mask = torch.from_numpy(random_layout(64, 96, [0, 1], regions=3, seed=5)).bool()
+        z = noise.resample(z, mask, seed=9, pixel_channels=3)
+    ref = g(onehot(lab, 5), z)
+    assert ref.std() > 0.05
+    for fast in (FastGenerator(g), FastGenerator(g, sparse=True), FastGenerator(g, label_mode="onehot")):
+        seen = []
+        fast.head.register_forward_pre_hook(lambda m, args: seen.append(type(args[1]).__name__))
+        assert_same_function(fast(lab, z), ref)
+        split = fast.head.mode == "bag" and not rerolled
+        assert seen == ["SplitNoise" if split else "Tensor"]
+
+
 def test_sparse_path_handles_pixel_noise_and_no_noise() -> None:
     cfg = tiny_config(height=64, width=96)
     g = realistic_weights(Generator(cfg))
