@@ -124,6 +124,8 @@ def cpu_first(args: argparse.Namespace) -> None:
         "clade": ("cpu-small --clade-blocks 2", dict(preset, clade_blocks=2), False),
         "shared-reuse": ("cpu-small --spade-shared --reuse-fake", dict(preset, spade_shared=True, reuse_fake=True),
                          False),
+        "clade-reuse": ("cpu-small --clade-blocks 2 --reuse-fake", dict(preset, clade_blocks=2, reuse_fake=True),
+                        False),
     }
     chosen = args.variants.split(",") if args.variants else list(variants)
     if unknown := set(chosen) - set(variants):
@@ -166,7 +168,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse; "
-                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse "
+                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse, clade-reuse "
                    "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
     p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. spade_hidden=64")
