@@ -391,7 +391,7 @@ def test_cli_rejects_a_model_for_other_classes(workspace: dict, tmp_path: Path, 
 
 
 def test_local_reroll_measures_inside_and_far_outside() -> None:
-    from training.evaluation.evaluate import _change_inside_outside, _outline
+    from training.evaluation.evaluate import _change_inside_outside, outline
 
     before = np.zeros((40, 60, 3), np.uint8)
     mask = np.zeros((40, 60), bool)
@@ -403,5 +403,5 @@ def test_local_reroll_measures_inside_and_far_outside() -> None:
     assert inside == 90 and outside == 0
     after[39, 59] = 255
     assert _change_inside_outside(before, after, mask, margin=8)[1] == pytest.approx(255 / (40 * 60 - 26 * 26))
-    drawn = _outline(before, mask)
+    drawn = outline(before, mask)
     assert (drawn[9, 15] == (255, 0, 255)).all() and (drawn[15, 15] == 0).all()

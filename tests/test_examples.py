@@ -15,7 +15,7 @@ from PIL import Image
 
 from app import examples as app_examples
 from app.examples import examples_for
-from oasis_core import ModelConfig, OasisModel, read_label_png
+from oasis_core import ModelConfig, OasisModel, colorize, read_label_png
 from training.data import dataset_info
 
 from .conftest import tiny_config
@@ -139,3 +139,24 @@ def test_examples_menu_is_disabled_with_a_reason_for_other_classes(studio) -> No
     action = studio.examples_menu.menuAction()
     assert not action.isEnabled() and not studio.examples_menu.actions()
     assert "No example layouts for this model's classes" in action.toolTip()
+
+
+def test_make_samples_draws_the_examples_only(tmp_path: Path) -> None:
+    """docs/make_samples.py: one row per example layout (layout, three variations, a re-roll), no dataset photo."""
+    land = class_config("landscapes")
+    cfg = tiny_config(label_nc=land.label_nc, class_names=land.class_names, class_colors=land.class_colors,
+                      dont_care_id=land.dont_care_id, height=192, width=256, noise_pixel_channels=2)
+    torch.manual_seed(0)
+    OasisModel(cfg).save_pretrained(tmp_path / "model")
+    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "docs" / "make_samples.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = script.sample_rows(tmp_path / "model", EXAMPLES / "landscapes")
+    assert len(rows) == len(catalogue("landscapes")["examples"])
+    for row, entry in zip(rows, catalogue("landscapes")["examples"]):
+        assert len(row) == len(script.COLUMNS) == 5 and all(c.shape == (192, 256, 3) for c in row)
+        labels = read_label_png(EXAMPLES / "landscapes" / entry["file"], land).labels
+        np.testing.assert_array_equal(row[0], colorize(labels, land))
+        assert not np.array_equal(row[1], row[2])  # variations differ
+        outlined = (row[4] == (255, 0, 255)).all(-1)
+        assert outlined.any() and not np.array_equal(row[1][~outlined], row[4][~outlined])

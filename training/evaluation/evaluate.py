@@ -68,7 +68,7 @@ def contact_indices(count: int, rows: int) -> set[int]:
     return set(np.linspace(0, count - 1, min(rows, count)).round().astype(int).tolist()) if count else set()
 
 
-def _reroll_class(labels: np.ndarray, ignore: int | None) -> int:
+def reroll_class(labels: np.ndarray, ignore: int | None) -> int:
     """The layout's largest class (not don't-care): the region the contact sheet re-rolls."""
     counts = np.bincount(labels.ravel())
     if ignore is not None and ignore < len(counts):
@@ -86,7 +86,7 @@ def _change_inside_outside(before: np.ndarray, after: np.ndarray, mask: np.ndarr
     return inside, outside
 
 
-def _outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image with the border of `mask` drawn in magenta."""
     m = mask.astype(np.uint8)
     edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - m).astype(bool)
@@ -234,13 +234,13 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         if k in shown:
             row = [colorize(labels, cfg), real, *gen]
             if cfg.noise_3d:
-                cls = _reroll_class(labels, ignore)
+                cls = reroll_class(labels, ignore)
                 mask = labels == cls
                 fresh = noise_ops.resample(noise[:1], mask, opts.seed + 7 + k, pixel_channels=cfg.noise_pixel_channels)
                 rerolled = synth.generate(labels, fresh)
                 inside, outside = _change_inside_outside(gen[0], rerolled, mask)
                 reroll_stats.append((inside, outside))
-                row.append(_outline(rerolled, mask))
+                row.append(outline(rerolled, mask))
             rows.append(row)
 
     # ---- results ----------------------------------------------------------------------------------
