@@ -184,7 +184,7 @@ class Controller(QObject):
         if doc is None:
             return
         if not self.lock_noise and doc.noise is not None:
-            doc.set_noise(noise_ops.resample(doc.noise, changed, self._new_seed(), pixel_channels=doc.pixel_channels))
+            doc.reroll_noise(changed, self._new_seed())
         if self._frame_args() is not None:
             self.frames_stale = True  # remade with the next generation
             self._clear_frames()
@@ -205,7 +205,7 @@ class Controller(QObject):
         doc = self.document
         if doc is None or doc.noise is None or doc.selection is None:
             return False
-        doc.set_noise(noise_ops.resample(doc.noise, doc.selection, self._new_seed(), pixel_channels=doc.pixel_channels))
+        doc.reroll_noise(doc.selection, self._new_seed())
         self.generate()
         return True
 
@@ -213,9 +213,7 @@ class Controller(QObject):
         doc = self.document
         if doc is None or doc.noise is None or not (doc.labels == class_id).any():
             return False
-        fresh = noise_ops.resample_classes(doc.noise, doc.labels, [class_id], self._new_seed(),
-                                           pixel_channels=doc.pixel_channels)
-        doc.set_noise(fresh)
+        doc.reroll_noise(doc.labels == class_id, self._new_seed())
         self.generate()
         return True
 

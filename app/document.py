@@ -66,14 +66,9 @@ class Document(QObject):
         if not was:
             self.modified_changed.emit(True)
 
-    @property
-    def pixel_channels(self) -> int:
-        """Noise channels the model draws per pixel (pass to every noise sampling and re-sampling)."""
-        return self.config.noise_pixel_channels
-
     def _sample(self, seed: int) -> torch.Tensor:
         cfg = self.config
-        return noise_ops.sample(seed, cfg.z_dim, cfg.height, cfg.width, pixel_channels=self.pixel_channels)
+        return noise_ops.sample(seed, cfg.z_dim, cfg.height, cfg.width, pixel_channels=cfg.noise_pixel_channels)
 
     # ---- label edits -----------------------------------------------------------------------------
     def begin_stroke(self) -> None:
@@ -164,6 +159,12 @@ class Document(QObject):
         self.noise = noise
         self._touch()
         self.noise_changed.emit()
+
+    def reroll_noise(self, mask: np.ndarray, seed: int) -> None:
+        """New noise from `seed` inside `mask` (H, W), the current noise outside: a local re-roll."""
+        if self.noise is None:
+            return
+        self.set_noise(noise_ops.resample(self.noise, mask, seed, pixel_channels=self.config.noise_pixel_channels))
 
     def set_image(self, image: np.ndarray | None) -> None:
         self.image = image
