@@ -1,9 +1,13 @@
-"""Re-make a bundled model's sample sheet: `python docs/make_samples.py [NAME ...] [--model DIR] [--out FILE]`.
+"""Re-make the repository's sample sheets from the project's own example layouts.
 
-Rows are the model's example layouts (`assets/examples/NAME/`, painted by `make_examples.py`): layout | three
-noise variations | variation 1 with the noise re-rolled only on the layout's largest class (outlined). Only
-project-made layouts go into the repository's pictures; the sheets that put generated images next to the
-dataset's photos are `oasis-eval`'s contact sheets, which stay in the evaluation folder.
+    python docs/make_samples.py [NAME ...]                      # assets/models/NAME/samples.jpg (default: both)
+    python docs/make_samples.py NAME --model DIR --out FILE     # the same sheet for another model folder
+    python docs/make_samples.py NAME --compare A=DIR B=DIR --out FILE   # layout | A's variations | B's variations
+
+Rows are the example layouts of `assets/examples/NAME/` (painted by `make_examples.py`): layout | three noise
+variations | variation 1 with the noise re-rolled only on the layout's largest class (outlined). The datasets'
+images and labels must not enter the repository, so `oasis-eval`'s contact sheets (validation layouts beside
+their photos) stay in the evaluation folders.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ REROLL_SEED = 7
 COLUMNS = ["layout", *(f"variation {s + 1}" for s in SEEDS), "1, re-rolled inside the outline"]
 
 
-def sample_rows(model_dir: Path, examples_dir: Path) -> list[list[np.ndarray]]:
+def sample_rows(model_dir: Path, examples_dir: Path, reroll: bool = True) -> list[list[np.ndarray]]:
+    """One row per example layout: layout, the variations of SEEDS and (with `reroll`) the local re-roll."""
     model = load_model(model_dir, with_discriminator=False)
     cfg = model.config
     synth = Synthesizer(model, device="cpu", precision="fp32")
@@ -37,26 +42,51 @@ def sample_rows(model_dir: Path, examples_dir: Path) -> list[list[np.ndarray]]:
     for entry in entries:
         labels = synth.prepare_labels(read_label_png(examples_dir / entry["file"], cfg).labels)
         z = synth.sample_noise(list(SEEDS))
-        variations = synth.generate_batch(labels, z)
-        mask = labels == reroll_class(labels, cfg.dont_care_id)
-        fresh = noise.resample(z[:1], mask, REROLL_SEED, pixel_channels=cfg.noise_pixel_channels)
-        rerolled = synth.generate(labels, fresh)
-        rows.append([colorize(labels, cfg), *variations, outline(rerolled, mask)])
+        row = [colorize(labels, cfg), *synth.generate_batch(labels, z)]
+        if reroll:
+            mask = labels == reroll_class(labels, cfg.dont_care_id)
+            fresh = noise.resample(z[:1], mask, REROLL_SEED, pixel_channels=cfg.noise_pixel_channels)
+            row.append(outline(synth.generate(labels, fresh), mask))
+        rows.append(row)
     return rows
+
+
+def comparison_rows(models: dict[str, Path], examples_dir: Path) -> tuple[list[list[np.ndarray]], list[str]]:
+    """layout | each model's variations, side by side (the models share the example layouts' classes)."""
+    per_model = {label: sample_rows(path, examples_dir, reroll=False) for label, path in models.items()}
+    first = next(iter(per_model.values()))
+    rows = [[first[i][0], *(c for r in per_model.values() for c in r[i][1:])] for i in range(len(first))]
+    titles = ["layout", *(f"{label} {s + 1}" for label in per_model for s in SEEDS)]
+    return rows, titles
+
+
+def _labelled_path(text: str) -> tuple[str, Path]:
+    label, sep, path = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected LABEL=DIR, got {text!r}")
+    return label, Path(path)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", default=["landscapes", "streets"], help="bundled models (default: both)")
     p.add_argument("--model", type=Path, help="with one NAME: take this model folder instead of the bundled one")
+    p.add_argument("--compare", nargs="+", type=_labelled_path, metavar="LABEL=DIR",
+                   help="with one NAME and --out: these models' variations side by side")
     p.add_argument("--out", type=Path, help="with one NAME: write here instead of assets/models/NAME/samples.jpg")
     args = p.parse_args()
-    if (args.model or args.out) and len(args.names) != 1:
-        p.error("--model and --out need exactly one NAME")
+    if (args.model or args.out or args.compare) and len(args.names) != 1:
+        p.error("--model, --compare and --out need exactly one NAME")
+    if args.compare and (args.model or not args.out):
+        p.error("--compare needs --out and no --model")
     for name in args.names:
-        rows = sample_rows(args.model or MODELS / name, ROOT / "assets" / "examples" / name)
+        examples = ROOT / "assets" / "examples" / name
+        if args.compare:
+            rows, titles = comparison_rows(dict(args.compare), examples)
+        else:
+            rows, titles = sample_rows(args.model or MODELS / name, examples), COLUMNS
         out = args.out or MODELS / name / "samples.jpg"
-        contact_sheet(rows, titles=COLUMNS).save(out, quality=85)
+        contact_sheet(rows, titles=titles).save(out, quality=85)
         print(out)
     return 0
 

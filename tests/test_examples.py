@@ -141,7 +141,7 @@ def test_examples_menu_is_disabled_with_a_reason_for_other_classes(studio) -> No
     assert "No example layouts for this model's classes" in action.toolTip()
 
 
-def test_make_samples_draws_the_examples_only(tmp_path: Path) -> None:
+def test_make_samples_draws_the_examples_only_and_compares_models(tmp_path: Path) -> None:
     """docs/make_samples.py: one row per example layout (layout, three variations, a re-roll), no dataset photo."""
     land = class_config("landscapes")
     cfg = tiny_config(label_nc=land.label_nc, class_names=land.class_names, class_colors=land.class_colors,
@@ -160,3 +160,9 @@ def test_make_samples_draws_the_examples_only(tmp_path: Path) -> None:
         assert not np.array_equal(row[1], row[2])  # variations differ
         outlined = (row[4] == (255, 0, 255)).all(-1)
         assert outlined.any() and not np.array_equal(row[1][~outlined], row[4][~outlined])
+    pair = {"a": tmp_path / "model", "b": tmp_path / "model"}
+    compared, titles = script.comparison_rows(pair, EXAMPLES / "landscapes")
+    assert titles == ["layout", "a 1", "a 2", "a 3", "b 1", "b 2", "b 3"]
+    np.testing.assert_array_equal(compared[0][0], rows[0][0])
+    np.testing.assert_array_equal(compared[0][1:4], compared[0][4:7])  # the same model: the same seeds' images
+    np.testing.assert_array_equal(compared[0][1], rows[0][1])
