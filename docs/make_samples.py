@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "assets" / "models"
 sys.path.insert(0, str(ROOT))
 
-from oasis_core import Synthesizer, colorize, load_model, noise, read_label_png  # noqa: E402
-from training.evaluation.evaluate import outline, reroll_class  # noqa: E402
+from oasis_core import Synthesizer, colorize, load_model, read_label_png  # noqa: E402
+from training.evaluation.evaluate import outline, reroll_largest_class  # noqa: E402
 from training.evaluation.report import contact_sheet  # noqa: E402
 
 SEEDS = (0, 1, 2)
@@ -38,15 +38,14 @@ def sample_rows(model_dir: Path, examples_dir: Path, reroll: bool = True) -> lis
     cfg = model.config
     synth = Synthesizer(model, device="cpu", precision="fp32")
     entries = json.loads((examples_dir / "examples.json").read_text(encoding="utf-8"))["examples"]
+    z = synth.sample_noise(list(SEEDS))  # the same noise fields for every layout
     rows = []
     for entry in entries:
         labels = synth.prepare_labels(read_label_png(examples_dir / entry["file"], cfg).labels)
-        z = synth.sample_noise(list(SEEDS))
         row = [colorize(labels, cfg), *synth.generate_batch(labels, z)]
         if reroll:
-            mask = labels == reroll_class(labels, cfg.dont_care_id)
-            fresh = noise.resample(z[:1], mask, REROLL_SEED, pixel_channels=cfg.noise_pixel_channels)
-            row.append(outline(synth.generate(labels, fresh), mask))
+            rerolled, mask = reroll_largest_class(synth, labels, z[:1], REROLL_SEED, cfg.dont_care_id)
+            row.append(outline(rerolled, mask))
         rows.append(row)
     return rows
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -29,6 +29,9 @@ from .metrics import (
     mean_pairwise_ms_ssim,
     nan_to_none,
 )
+
+if TYPE_CHECKING:
+    from oasis_core import Synthesizer
 
 __all__ = ["EvalError", "EvalOptions", "evaluate"]
 
@@ -68,12 +71,22 @@ def contact_indices(count: int, rows: int) -> set[int]:
     return set(np.linspace(0, count - 1, min(rows, count)).round().astype(int).tolist()) if count else set()
 
 
-def reroll_class(labels: np.ndarray, ignore: int | None) -> int:
+def _reroll_class(labels: np.ndarray, ignore: int | None) -> int:
     """The layout's largest class (not don't-care): the region the contact sheet re-rolls."""
     counts = np.bincount(labels.ravel())
     if ignore is not None and ignore < len(counts):
         counts[ignore] = 0
     return int(counts.argmax())
+
+
+def reroll_largest_class(
+    synth: Synthesizer, labels: np.ndarray, noise: torch.Tensor, seed: int, ignore: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The image of `noise` (1, z, H, W) re-sampled from `seed` only on the layout's largest class, and that
+    class's mask: the sample sheets' local re-roll."""
+    mask = labels == _reroll_class(labels, ignore)
+    fresh = noise_ops.resample(noise, mask, seed, pixel_channels=synth.config.noise_pixel_channels)
+    return synth.generate(labels, fresh), mask
 
 
 def _change_inside_outside(before: np.ndarray, after: np.ndarray, mask: np.ndarray, margin: int = 8) -> tuple[float, float]:
@@ -234,10 +247,7 @@ def evaluate(opts: EvalOptions, log=print) -> tuple[dict[str, Any], list[list[np
         if k in shown:
             row = [colorize(labels, cfg), real, *gen]
             if cfg.noise_3d:
-                cls = reroll_class(labels, ignore)
-                mask = labels == cls
-                fresh = noise_ops.resample(noise[:1], mask, opts.seed + 7 + k, pixel_channels=cfg.noise_pixel_channels)
-                rerolled = synth.generate(labels, fresh)
+                rerolled, mask = reroll_largest_class(synth, labels, noise[:1], opts.seed + 7 + k, ignore)
                 inside, outside = _change_inside_outside(gen[0], rerolled, mask)
                 reroll_stats.append((inside, outside))
                 row.append(outline(rerolled, mask))
