@@ -81,8 +81,12 @@ def measure(t: Trainer, batch: dict, reference: bool, steps: int, warmup: int) -
         image = image.contiguous(memory_format=torch.channels_last)
     labels = batch["labels"].to(dev)
     run = (lambda: reference_style_step(t, image, labels)) if reference else (lambda: t.step(image, labels))
-    for _ in range(warmup):
+    for k in range(warmup):  # the first steps of a compiled trainer compile: their times say how long that takes
+        start = time.perf_counter()
         run()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        print(f"  warm-up step {k + 1}: {time.perf_counter() - start:.1f} s", flush=True)
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -167,7 +171,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse; "
+    p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse, "
+                   "compile-reuse-mem; "
                    "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse, clade-reuse "
                    "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
     p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
@@ -197,6 +202,8 @@ def main() -> None:
             "bf16": ("Trainer.step bf16 autocast", dict(precision="bf16"), False),
             "compile": ("Trainer.step --compile", dict(compile=True), False),
             "compile-reuse": ("Trainer.step --compile --reuse-fake", dict(compile=True, reuse_fake=True), False),
+            "compile-reuse-mem": ("Trainer.step --compile --reuse-fake --compile-memory-budget 0.5",
+                                  dict(compile=True, reuse_fake=True, compile_memory_budget=0.5), False),
         }
         chosen = args.variants.split(",") if args.variants else (
             ["reference", "step", "reuse"] + (["bf16"] if dev.type == "cpu" else []))
@@ -216,6 +223,7 @@ def main() -> None:
             if args.out:  # after every variant: a run cut short keeps what it measured
                 Path(args.out).write_text(json.dumps(results, indent=2))
             del t
+            torch._dynamo.reset()  # the next variant's compiled code starts from an empty cache
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .layers import SPADEResBlock, conv
+from .layers import SPADEResBlock, conv, upsample2x
 
 
 class Generator(nn.Module):
@@ -68,7 +68,7 @@ class Generator(nn.Module):
         x = self.head(_resized(cond, sizes[0]))  # (B, 16ch, H/f, W/f)
         for i, (block, size) in enumerate(zip(self.blocks, sizes)):
             if i > 0:
-                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+                x = upsample2x(x)
             # Nearest resizing of the conditioning map is identical for every SPADE of a block: do it once.
             x = block(x, _resized(cond, size))
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))

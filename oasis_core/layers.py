@@ -61,6 +61,27 @@ def param_free_norm(kind: Norm, channels: int) -> nn.Module:
     return nn.BatchNorm2d(channels, affine=False)
 
 
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour x2 upsampling (B, C, H, W) -> (B, C, 2H, 2W).
+
+    Under torch.compile it is written as a broadcast copy (`upsample2x_broadcast`): the same values, and a backward
+    that sums 2x2 blocks, where interpolate's backward compiles to a scatter-add with atomics (9% of a compiled
+    paper-size training step on an H100). Eager keeps interpolate: ten times faster on CPUs.
+    """
+    if torch.compiler.is_compiling():
+        return upsample2x_broadcast(x)
+    return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+def upsample2x_broadcast(x: torch.Tensor) -> torch.Tensor:
+    """`upsample2x` as expand + reshape, in x's memory layout (channels-last stays channels-last)."""
+    b, c, h, w = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        nhwc = x.permute(0, 2, 3, 1)[:, :, None, :, None, :].expand(b, h, 2, w, 2, c)
+        return nhwc.reshape(b, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
+    return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+
+
 class SPADE(nn.Module):
     """Spatially-adaptive normalisation: norm(x) * (1 + gamma(cond)) + beta(cond).
 
@@ -154,7 +175,7 @@ class DBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.up:
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            x = upsample2x(x)
         x_s = x if self.conv_s is None else self.conv_s(x)
         dx = self.conv1(x if self.first else F.leaky_relu(x, 0.2))
         dx = self.conv2(F.leaky_relu(dx, 0.2))

@@ -189,3 +189,20 @@ def test_reflect_padding_needs_two_pixels_per_stage() -> None:
 
     with pytest.raises(ConfigError, match="reflect padding"):
         tiny_config(height=4, width=48, padding="reflect")
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_compiled_upsampling_equals_interpolate(channels_last: bool) -> None:
+    """The broadcast form that compiled G and D use: interpolate's values, gradients and memory layout."""
+    from oasis_core.layers import upsample2x_broadcast
+
+    x = torch.randn(2, 5, 3, 4)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    want, got = F.interpolate(x, scale_factor=2.0, mode="nearest"), upsample2x_broadcast(x)
+    assert torch.equal(want, got)
+    assert got.is_contiguous(memory_format=torch.channels_last) == channels_last
+    g = torch.randn_like(want)
+    (gw,), (gg,) = torch.autograd.grad(want, x, g), torch.autograd.grad(got, x, g)
+    torch.testing.assert_close(gw, gg)

@@ -341,3 +341,8 @@ def test_compiled_step_matches_eager(tmp_path: Path) -> None:
         assert a == pytest.approx(b, rel=1e-3, abs=1e-5)
     diffs = [(s_eager[k].float() - s_comp[k].float()).abs().max().item() for k in s_eager if k.startswith("G.")]
     assert max(diffs) < 1e-3
+
+
+def test_compile_memory_budget_must_be_a_share(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="compile_memory_budget"):
+        Trainer(tiny(tmp_path, compile=True, compile_memory_budget=0.0), CPU)

@@ -79,6 +79,9 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 autocast where the chip runs it natively (GPUs, AVX512-BF16/AMX CPUs), else fp16 + scaler on GPUs, fp32 on CPUs
     channels_last: bool = True
     compile: bool = False  # torch.compile G and D (fuses norm + modulation + activation; first steps compile)
+    # With compile: the share of activation memory backward may keep; below 1 the compiler recomputes the
+    # cheapest of the rest in backward (less memory, some more compute).
+    compile_memory_budget: float = 1.0
     deterministic: bool = False
     log_every: int = 50
     sample_every: int = 1000
@@ -195,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     _bool_flag(r, "channels-last", "channels_last memory format")
     _bool_flag(r, "compile", "torch.compile G and D: faster steps after a compilation of a minute or more")
+    r.add_argument("--compile-memory-budget", type=float, help="with --compile: share (0-1] of activation memory "
+                   "kept for backward; the compiler recomputes the rest (default 1: keep all)")
     _bool_flag(r, "deterministic", "deterministic algorithms (bit-exact resume on CPU)")
     for name in ("log-every", "sample-every", "checkpoint-every"):
         r.add_argument(f"--{name}", type=int)

@@ -239,9 +239,21 @@ class Trainer:
         # must not wait for gradients that never come.
         self.D_frozen: nn.Module = self.D
         self.G_nograd: nn.Module = self.G
+        self.real_loss, self.fake_loss, self.labelmix_loss = losses.real_loss, losses.fake_loss, losses.labelmix_loss
         if cfg.compile:
+            if not 0 < cfg.compile_memory_budget <= 1:
+                raise ValueError(f"compile_memory_budget must be in (0, 1], got {cfg.compile_memory_budget}")
+            import torch._functorch.config as functorch_config
+
+            # A process-wide setting of the partitioner that splits each compiled graph into forward and backward.
+            functorch_config.activation_memory_budget = cfg.compile_memory_budget
             self.G_train, self.D_train, self.D_frozen, self.G_nograd = (
                 torch.compile(m) for m in (self.G_train, self.D_train, self.D, self.G)
+            )
+            # The losses read D's (B, N + 1, H, W) logits in fp32: eager, their casts, softmax and weighting are
+            # separate passes over maps as large as D's biggest activations, and backward keeps fp32 copies.
+            self.real_loss, self.fake_loss, self.labelmix_loss = (
+                torch.compile(f) for f in (losses.real_loss, losses.fake_loss, losses.labelmix_loss)
             )
 
     def _new_generator(self) -> Generator:
@@ -325,7 +337,7 @@ class Trainer:
         self.D.requires_grad_(False)
         with self._autocast():
             fake = self.G_train(onehot, self.sample_noise(labels))
-            loss_g = losses.real_loss(self.D_frozen(fake), labels, weights)
+            loss_g = self.real_loss(self.D_frozen(fake), labels, weights)
         self.opt_G.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_G)
@@ -358,10 +370,10 @@ class Trainer:
         with self._autocast():
             out = self.D_train(torch.cat(parts))
         d_fake, d_real = out[: len(image)], out[len(image) : 2 * len(image)]
-        loss_fake = losses.fake_loss(d_fake, valid)
-        loss_real = losses.real_loss(d_real, labels_d, weights)
+        loss_fake = self.fake_loss(d_fake, valid)
+        loss_real = self.real_loss(d_real, labels_d, weights)
         loss_lm = (
-            cfg.lambda_labelmix * losses.labelmix_loss(mask, out[2 * len(image) :], d_real, d_fake, valid)
+            cfg.lambda_labelmix * self.labelmix_loss(mask, out[2 * len(image) :], d_real, d_fake, valid)
             if mask is not None
             else torch.zeros((), device=self.device)
         )
