@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from oasis_core import Discriminator, FastGenerator, Generator, ModelConfig, noise
 from oasis_core.labels import random_layout
+from oasis_core.layers import upsample2x_broadcast
 
 from .conftest import assert_same_function, realistic_weights, tiny_config
 
@@ -194,8 +195,6 @@ def test_reflect_padding_needs_two_pixels_per_stage() -> None:
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_compiled_upsampling_equals_interpolate(channels_last: bool) -> None:
     """The broadcast form that compiled G and D use: interpolate's values, gradients and memory layout."""
-    from oasis_core.layers import upsample2x_broadcast
-
     x = torch.randn(2, 5, 3, 4)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)

@@ -344,5 +344,5 @@ def test_compiled_step_matches_eager(tmp_path: Path) -> None:
 
 
 def test_compile_memory_budget_must_be_a_share(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="compile_memory_budget"):
+    with pytest.raises(TrainingError, match="--compile-memory-budget"):
         Trainer(tiny(tmp_path, compile=True, compile_memory_budget=0.0), CPU)

@@ -163,6 +163,8 @@ class Trainer:
         self.diffaug = tuple(p for p in cfg.diffaug.replace(" ", "").split(",") if p)
         if unknown := set(self.diffaug) - {"translation", "cutout"}:
             raise TrainingError(f"--diffaug: unknown {sorted(unknown)}; use translation and/or cutout")
+        if not 0 < cfg.compile_memory_budget <= 1:
+            raise TrainingError(f"--compile-memory-budget must be in (0, 1], got {cfg.compile_memory_budget}")
         self._setup_data()
         self.model_config = model_config(cfg, self.info)
         self._setup_models()
@@ -241,8 +243,6 @@ class Trainer:
         self.G_nograd: nn.Module = self.G
         self.real_loss, self.fake_loss, self.labelmix_loss = losses.real_loss, losses.fake_loss, losses.labelmix_loss
         if cfg.compile:
-            if not 0 < cfg.compile_memory_budget <= 1:
-                raise ValueError(f"compile_memory_budget must be in (0, 1], got {cfg.compile_memory_budget}")
             import torch._functorch.config as functorch_config
 
             # A process-wide setting of the partitioner that splits each compiled graph into forward and backward.
