@@ -1,10 +1,11 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from oasis_core import Discriminator, FastGenerator, Generator, ModelConfig, noise
 from oasis_core.labels import random_layout
-from oasis_core.layers import upsample2x_broadcast
+from oasis_core.layers import conv, upsample2x_broadcast
 
 from .conftest import assert_same_function, realistic_weights, tiny_config
 
@@ -205,3 +206,35 @@ def test_compiled_upsampling_equals_interpolate(channels_last: bool) -> None:
     g = torch.randn_like(want)
     (gw,), (gg,) = torch.autograd.grad(want, x, g), torch.autograd.grad(got, x, g)
     torch.testing.assert_close(gw, gg)
+
+
+
+class _PadDtypes(TorchDispatchMode):
+    """Records the dtype of every aten reflection-pad input (below autocast, which casts before dispatch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtypes: list[torch.dtype] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        if "reflection_pad" in str(func):
+            self.dtypes.append(args[0].dtype)
+        return func(*args, **(kwargs or {}))
+
+
+def test_reflect_padded_conv_pads_in_bf16_under_cpu_autocast() -> None:
+    """CPU autocast pads in fp32 (two casts around every reflect-padded conv); ours pads in bf16, same result."""
+    layer = conv(8, 4, padding="reflect")
+    ref = torch.nn.Conv2d(8, 4, 3, padding=1, padding_mode="reflect")
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 8, 6, 10).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with _PadDtypes() as ours:
+            got = layer(x)
+        with _PadDtypes() as torchs:
+            want = ref(x)
+    assert ours.dtypes == [torch.bfloat16] and torchs.dtypes == [torch.float32]  # the second: why the class exists
+    assert got.dtype == torch.bfloat16 and torch.equal(got, want)
+    (gg,), (gw,) = torch.autograd.grad(got.float().sum(), x), torch.autograd.grad(want.float().sum(), x)
+    torch.testing.assert_close(gg, gw, atol=1e-3, rtol=1.6e-2)  # border gradients summed in bf16, not fp32
