@@ -3,6 +3,7 @@
     python docs/make_samples.py [NAME ...]                      # assets/models/NAME/samples.jpg (default: both)
     python docs/make_samples.py NAME --model DIR --out FILE     # the same sheet for another model folder
     python docs/make_samples.py NAME --compare A=DIR B=DIR --out FILE   # layout | A's variations | B's variations
+    python docs/make_samples.py NAME --compare A=DIR B=DIR C=DIR --variations 1 --out FILE  # one column each
 
 Rows are the example layouts of `assets/examples/NAME/` (painted by `make_examples.py`): layout | three noise
 variations | variation 1 with the noise re-rolled only on the layout's largest class (outlined). The datasets'
@@ -50,12 +51,16 @@ def sample_rows(model_dir: Path, examples_dir: Path, reroll: bool = True) -> lis
     return rows
 
 
-def comparison_rows(models: dict[str, Path], examples_dir: Path) -> tuple[list[list[np.ndarray]], list[str]]:
-    """layout | each model's variations, side by side (the models share the example layouts' classes)."""
+def comparison_rows(
+    models: dict[str, Path], examples_dir: Path, variations: int = len(SEEDS)
+) -> tuple[list[list[np.ndarray]], list[str]]:
+    """layout | each model's first `variations` variations, side by side (the models share the layouts' classes)."""
     per_model = {label: sample_rows(path, examples_dir, reroll=False) for label, path in models.items()}
     first = next(iter(per_model.values()))
-    rows = [[first[i][0], *(c for r in per_model.values() for c in r[i][1:])] for i in range(len(first))]
-    titles = ["layout", *(f"{label} {s + 1}" for label in per_model for s in SEEDS)]
+    rows = [[first[i][0], *(c for r in per_model.values() for c in r[i][1 : 1 + variations])]
+            for i in range(len(first))]
+    titles = ["layout", *(f"{label} {s + 1}" if variations > 1 else label
+                          for label in per_model for s in SEEDS[:variations])]
     return rows, titles
 
 
@@ -72,6 +77,8 @@ def main() -> int:
     p.add_argument("--model", type=Path, help="with one NAME: take this model folder instead of the bundled one")
     p.add_argument("--compare", nargs="+", type=_labelled_path, metavar="LABEL=DIR",
                    help="with one NAME and --out: these models' variations side by side")
+    p.add_argument("--variations", type=int, choices=range(1, len(SEEDS) + 1), default=len(SEEDS),
+                   help="with --compare: variations per model (default: all three)")
     p.add_argument("--out", type=Path, help="with one NAME: write here instead of assets/models/NAME/samples.jpg")
     args = p.parse_args()
     if (args.model or args.out or args.compare) and len(args.names) != 1:
@@ -81,7 +88,7 @@ def main() -> int:
     for name in args.names:
         examples = ROOT / "assets" / "examples" / name
         if args.compare:
-            rows, titles = comparison_rows(dict(args.compare), examples)
+            rows, titles = comparison_rows(dict(args.compare), examples, args.variations)
         else:
             rows, titles = sample_rows(args.model or MODELS / name, examples), COLUMNS
         out = args.out or MODELS / name / "samples.jpg"

@@ -166,3 +166,6 @@ def test_make_samples_draws_the_examples_only_and_compares_models(tmp_path: Path
     np.testing.assert_array_equal(compared[0][0], rows[0][0])
     np.testing.assert_array_equal(compared[0][1:4], compared[0][4:7])  # the same model: the same seeds' images
     np.testing.assert_array_equal(compared[0][1], rows[0][1])
+    one, titles = script.comparison_rows(pair, EXAMPLES / "landscapes", variations=1)
+    assert titles == ["layout", "a", "b"] and len(one[0]) == 3
+    np.testing.assert_array_equal(one[0][1], rows[0][1])

@@ -238,6 +238,11 @@ def test_size_preset_then_overrides(tmp_path: Path, capsys) -> None:
     resolved = json.loads(capsys.readouterr().out)
     assert resolved["model"]["height"] == 192 and resolved["model"]["channels_g"] == 16
     assert resolved["train"]["crop_height"] == 96 and resolved["train"]["batch_size"] == 4
+    args[args.index("cpu-small")] = "cpu-fast"
+    assert train_main([*args, "--clade-blocks", "1"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["model"]["channels_g"] == 16 and resolved["model"]["spade_shared"]
+    assert resolved["model"]["clade_blocks"] == 1 and resolved["train"]["reuse_fake"]
 
 
 class _SlowStartWorkers(torch.utils.data.Dataset):
