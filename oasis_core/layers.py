@@ -25,7 +25,7 @@ class Conv2d(nn.Conv2d):
     """nn.Conv2d whose non-zero padding keeps the input's dtype.
 
     CPU autocast runs F.pad's reflect mode in fp32: every reflect-padded conv of a bf16 model would cast its
-    input to fp32, pad, and cast back (a quarter of a `cpu-small` training step on 2 cores). Padding copies
+    input to fp32, pad, and cast back (a fifth of a `cpu-small` training step on 2 cores). Padding copies
     values, so padding in bf16 gives the same result.
     """
 

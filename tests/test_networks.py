@@ -208,7 +208,6 @@ def test_compiled_upsampling_equals_interpolate(channels_last: bool) -> None:
     torch.testing.assert_close(gw, gg)
 
 
-
 class _PadDtypes(TorchDispatchMode):
     """Records the dtype of every aten reflection-pad input (below autocast, which casts before dispatch)."""
 

@@ -117,7 +117,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # output trained on 96x128 crops, ~4.8M-parameter G (widths x16, SPADE hidden 32), 5-level D of base width 32,
 # reflect padding (with zeros, such small models drew stripes parallel to the image borders within 250 steps),
 # 16 of the 64 noise channels drawn per pixel (with image-level noise alone they drew lines along region edges);
-# it trains at ~6.3 images/s on 2 cores (bf16) and generates a 192x256 image in ~110 ms there (fp32; ~50 ms bf16).
+# it trains at ~7 images/s on 2 cores (bf16) and generates a 192x256 image in ~110 ms there (fp32; ~50 ms bf16).
 _CPU_SMALL: dict[str, Any] = dict(
     height=192, width=256, crop_height=96, crop_width=128, channels_g=16, spade_hidden=32, z_dim=64,
     d_channels=(32, 32, 64, 64, 128), d_last_channels=32, batch_size=8, ema_decay=0.999, scale_jitter=0.2,
@@ -129,7 +129,7 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": _CPU_SMALL,
     # cpu-small with the cheaper options that paid in 40-minute runs on 2 cores (README, "Training on a CPU"):
     # one SPADE embedding per block, class-adaptive modulation in the last two blocks, the G step's fake reused
-    # by the D step. ~9.5 images/s; better judge mIoU, colours and diversity than cpu-small in the same time.
+    # by the D step. ~10 images/s; better judge mIoU, colours and diversity than cpu-small in the same time.
     "cpu-fast": dict(_CPU_SMALL, spade_shared=True, clade_blocks=2, reuse_fake=True),
 }
 
@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--gpus", type=int, default=0, help="train on N GPUs of this machine (launches torchrun)")
     p.add_argument("--preset", choices=sorted(SIZE_PRESETS), default="paper",
-                   help="model size family: paper (the paper's networks), cpu-small (the bundled models' 192x256 family) or "
-                   "cpu-fast (cpu-small with the options that paid on CPUs: the one to train on a CPU)")
+                   help="model size family: paper (the paper's networks), cpu-small (the bundled models' 192x256 "
+                   "family) or cpu-fast (cpu-small with the options that paid on CPUs: the one to train on a CPU)")
     g = p.add_argument_group("model")
     for name, typ in [("height", int), ("width", int), ("z-dim", int), ("channels-g", int), ("spade-hidden", int),
                       ("d-last-channels", int)]:
