@@ -5,7 +5,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from oasis_core import Discriminator, FastGenerator, Generator, ModelConfig, noise
 from oasis_core.labels import random_layout
-from oasis_core.layers import conv, upsample2x_broadcast
+from oasis_core.layers import conv
 
 from .conftest import assert_same_function, realistic_weights, tiny_config
 
@@ -191,21 +191,6 @@ def test_reflect_padding_needs_two_pixels_per_stage() -> None:
 
     with pytest.raises(ConfigError, match="reflect padding"):
         tiny_config(height=4, width=48, padding="reflect")
-
-
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_compiled_upsampling_equals_interpolate(channels_last: bool) -> None:
-    """The broadcast form that compiled G and D use: interpolate's values, gradients and memory layout."""
-    x = torch.randn(2, 5, 3, 4)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    x.requires_grad_(True)
-    want, got = F.interpolate(x, scale_factor=2.0, mode="nearest"), upsample2x_broadcast(x)
-    assert torch.equal(want, got)
-    assert got.is_contiguous(memory_format=torch.channels_last) == channels_last
-    g = torch.randn_like(want)
-    (gw,), (gg,) = torch.autograd.grad(want, x, g), torch.autograd.grad(got, x, g)
-    torch.testing.assert_close(gw, gg)
 
 
 class _PadDtypes(TorchDispatchMode):
