@@ -105,10 +105,14 @@ def profile(t: Trainer, batch: dict, reference: bool) -> None:
     from torch.profiler import profile as torch_profile
 
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if t.device.type == "cuda" else [])
-    with torch_profile(activities=acts) as prof:
+    with torch_profile(activities=acts, record_shapes=True) as prof:
         measure(t, batch, reference, steps=2, warmup=0)
     key = "self_cuda_time_total" if t.device.type == "cuda" else "self_cpu_time_total"
     print(prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60), flush=True)
+    # Eager copies (casts, layout fix-ups between compiled graphs) by shape: the table above lumps them together.
+    copies = [e for e in prof.key_averages(group_by_input_shape=True) if e.key == "aten::copy_"]
+    for e in sorted(copies, key=lambda e: -getattr(e, key))[:8]:
+        print(f"aten::copy_ {getattr(e, key) / 1e3:8.1f} ms  x{e.count}  {e.input_shapes}", flush=True)
 
 
 def cpu_first(args: argparse.Namespace) -> None:
@@ -175,11 +179,12 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse, "
                    "compile-reuse-mem; "
-                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse, clade-reuse, "
-                   "cpu-fast "
+                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse, "
+                   "clade-reuse, cpu-fast "
                    "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
     p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. spade_hidden=64")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="TrainConfig overrides, e.g. spade_hidden=64")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.cpu_first:
