@@ -56,6 +56,21 @@ def test_labelmix_loss_is_zero_for_a_consistent_discriminator() -> None:
     assert losses.labelmix_loss(mask, fake, real, fake) > 0
 
 
+def test_discriminator_losses_split_the_batch_of_fake_real_and_mixed() -> None:
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (2, 4, 4), generator=g)
+    weights = losses.class_weights(labels, 3, None)
+    mask = losses.labelmix_mask(labels, 3, g)
+    out = torch.randn(6, 4, 4, 4, generator=g, requires_grad=True)
+    d_fake, d_real, d_mixed = out[:2], out[2:4], out[4:]
+    want = (losses.fake_loss(d_fake), losses.real_loss(d_real, labels, weights),
+            losses.labelmix_loss(mask, d_mixed, d_real, d_fake))
+    got = losses.discriminator_losses(out, labels, weights, mask)
+    assert all(torch.equal(a, b) for a, b in zip(want, got))
+    assert losses.discriminator_losses(out[:4], labels, weights, None)[2] == 0  # no LabelMix: no mixed third
+    assert torch.equal(*(torch.autograd.grad(sum(t), out)[0] for t in (want, got)))
+
+
 def test_cutmix_mask_is_one_rectangle() -> None:
     mask = losses.cutmix_mask(torch.zeros(4, 16, 16, dtype=torch.long), torch.Generator().manual_seed(1))
     for m in mask[:, 0]:

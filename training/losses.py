@@ -77,6 +77,24 @@ def labelmix_loss(
     return err.sum() / (valid.sum().clamp_min(1) * d_mixed.shape[1])
 
 
+def discriminator_losses(
+    out: torch.Tensor,
+    labels: torch.Tensor,
+    weights: torch.Tensor,
+    mask: torch.Tensor | None,
+    valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """D's three terms (fake, real, LabelMix) from its logits on the batch [fake; real; mixed] (3B, N + 1, H, W).
+
+    One function, so that compiled it also yields the logits' gradient in one pass: eagerly, each slice's
+    backward fills a zero map of the whole batch's size and autograd adds them up.
+    """
+    b = labels.shape[0]
+    d_fake, d_real = out[:b], out[b : 2 * b]
+    loss_lm = labelmix_loss(mask, out[2 * b :], d_real, d_fake, valid) if mask is not None else out.new_zeros(())
+    return fake_loss(d_fake, valid), real_loss(d_real, labels, weights), loss_lm
+
+
 def diff_augment(
     images: list[torch.Tensor],
     labels: torch.Tensor,

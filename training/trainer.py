@@ -241,7 +241,7 @@ class Trainer:
         # must not wait for gradients that never come.
         self.D_frozen: nn.Module = self.D
         self.G_nograd: nn.Module = self.G
-        self.real_loss, self.fake_loss, self.labelmix_loss = losses.real_loss, losses.fake_loss, losses.labelmix_loss
+        self.real_loss, self.d_losses = losses.real_loss, losses.discriminator_losses
         if cfg.compile:
             import torch._functorch.config as functorch_config
 
@@ -252,9 +252,7 @@ class Trainer:
             )
             # The losses read D's (B, N + 1, H, W) logits in fp32: eager, their casts, softmax and weighting are
             # separate passes over maps as large as D's biggest activations, and backward keeps fp32 copies.
-            self.real_loss, self.fake_loss, self.labelmix_loss = (
-                torch.compile(f) for f in (losses.real_loss, losses.fake_loss, losses.labelmix_loss)
-            )
+            self.real_loss, self.d_losses = torch.compile(losses.real_loss), torch.compile(losses.discriminator_losses)
 
     def _new_generator(self) -> Generator:
         g = Generator(self.model_config)
@@ -369,14 +367,8 @@ class Trainer:
             labels_d = labels
         with self._autocast():
             out = self.D_train(torch.cat(parts))
-        d_fake, d_real = out[: len(image)], out[len(image) : 2 * len(image)]
-        loss_fake = self.fake_loss(d_fake, valid)
-        loss_real = self.real_loss(d_real, labels_d, weights)
-        loss_lm = (
-            cfg.lambda_labelmix * self.labelmix_loss(mask, out[2 * len(image) :], d_real, d_fake, valid)
-            if mask is not None
-            else torch.zeros((), device=self.device)
-        )
+        loss_fake, loss_real, loss_lm = self.d_losses(out, labels_d, weights, mask, valid)
+        loss_lm = cfg.lambda_labelmix * loss_lm
         loss_d = loss_fake + loss_real + loss_lm
         self.opt_D.zero_grad(set_to_none=True)
         self.scaler.scale(loss_d).backward()
