@@ -91,7 +91,10 @@ def discriminator_losses(
     """
     b = labels.shape[0]
     d_fake, d_real = out[:b], out[b : 2 * b]
-    loss_lm = labelmix_loss(mask, out[2 * b :], d_real, d_fake, valid) if mask is not None else out.new_zeros(())
+    if mask is None:  # no LabelMix term; fp32 like the other terms, which cast the (possibly bf16) logits
+        loss_lm = out.new_zeros((), dtype=torch.float32)
+    else:
+        loss_lm = labelmix_loss(mask, out[2 * b :], d_real, d_fake, valid)
     return fake_loss(d_fake, valid), real_loss(d_real, labels, weights), loss_lm
 
 
