@@ -46,10 +46,12 @@ def select_device(device: str | torch.device = "auto") -> DeviceChoice:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True where oneDNN runs bf16 convolutions natively (AVX512-BF16 / AMX), about twice fp32's speed."""
+    """True where the CPU has bf16 instructions (AVX512-BF16 / AMX): oneDNN's bf16 convolutions then run at about
+    twice fp32's speed. mkldnn's own check also accepts plain AVX512, where bf16 is emulated: 2.5x slower than fp32 (a
+    192x256 generator pass on one Cascade Lake core, 1.55 s vs 0.63 s)."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:
         return False
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from oasis_core import LabelError, OasisModel, Synthesizer, select_device
+from oasis_core import LabelError, OasisModel, Synthesizer, cpu_has_fast_bf16, select_device
 from oasis_core.labels import random_layout
 
 
@@ -55,6 +55,14 @@ def test_bf16_on_cpu_is_close(model: OasisModel, synth: Synthesizer) -> None:
     assert np.abs(bf.generate(labels, seed=1).astype(int) - synth.generate(labels, seed=1)).mean() < 6
     with pytest.raises(ValueError, match="fp16 is only offered on GPUs"):
         Synthesizer(model, device="cpu", precision="fp16")
+
+
+@pytest.mark.parametrize(("avx512_bf16", "amx", "fast"), [(False, False, False), (True, False, True), (False, True, True)])
+def test_fast_bf16_needs_bf16_instructions(monkeypatch, avx512_bf16: bool, amx: bool, fast: bool) -> None:
+    # plain AVX512 passes mkldnn's bf16 check but emulates bf16, 2.5x slower than fp32
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert cpu_has_fast_bf16() is fast
 
 
 def test_label_ids_out_of_range_are_named(synth: Synthesizer) -> None:
