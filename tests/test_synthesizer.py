@@ -57,7 +57,9 @@ def test_bf16_on_cpu_is_close(model: OasisModel, synth: Synthesizer) -> None:
         Synthesizer(model, device="cpu", precision="fp16")
 
 
-@pytest.mark.parametrize(("avx512_bf16", "amx", "fast"), [(False, False, False), (True, False, True), (False, True, True)])
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "fast"), [(False, False, False), (True, False, True), (False, True, True)]
+)
 def test_fast_bf16_needs_bf16_instructions(monkeypatch, avx512_bf16: bool, amx: bool, fast: bool) -> None:
     # plain AVX512 passes mkldnn's bf16 check but emulates bf16, 2.5x slower than fp32
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
