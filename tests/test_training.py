@@ -218,11 +218,15 @@ def test_init_from_an_exported_model(tmp_path: Path) -> None:
     t = Trainer(tiny(tmp_path, max_iters=2, sample_every=100), CPU)
     t.train()
     export(t.run_dir, tmp_path / "model")
-    warm = Trainer(tiny(tmp_path, name="warm", init_from=str(tmp_path / "model")), CPU)
+    warm = Trainer(tiny(tmp_path, name="warm", ema_warmup=True, init_from=str(tmp_path / "model")), CPU)
     for ours, theirs in ((warm.G, t.EMA), (warm.EMA, t.EMA), (warm.D, t.D)):
         sd = theirs.state_dict()
         assert all(torch.equal(v, sd[k]) for k, v in ours.state_dict().items() if "num_batches" not in k)
     assert warm.iteration == 0 and warm.train() == "finished"
+    # the EMA starts from the model's trained average: no warm-up, also after --resume
+    assert not warm.ema_warmup
+    assert not Trainer(tiny(tmp_path, name="warm", ema_warmup=True, max_iters=6), CPU, resume=True).ema_warmup
+    assert Trainer(tiny(tmp_path, name="cold", ema_warmup=True), CPU).ema_warmup
     textured = Trainer(tiny(tmp_path, name="textured", noise_pixel_channels=4, init_from=str(tmp_path / "model")), CPU)
     assert all(torch.equal(v, t.D.state_dict()[k]) for k, v in textured.D.state_dict().items())  # noise layout only
     with pytest.raises(TrainingError, match="model differs"):

@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
     _bool_flag(o, "ema", "exponential moving average of G (paper: on)")
     _bool_flag(o, "ema-warmup", "EMA decay min(decay, (1+t)/(10+t)): short runs export an average of recent "
-               "weights, not a blend with the initial ones (paper: off; cpu-small: on)")
+               "weights, not a blend with the initial ones; not after --init-from (paper: off; cpu-small: on)")
     o.add_argument("--noise-mode", choices=["image", "region", "pixel", "mix"], help="how training noise is drawn (App. A.7; mix: image or region level by a coin flip per step)")
     _bool_flag(o, "reuse-fake", "D step reuses the G step's fake instead of a fresh G forward (cheaper)")
     o.add_argument("--diffaug", help="DiffAugment on D's inputs and targets: translation, cutout, or translation,cutout")

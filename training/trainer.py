@@ -170,6 +170,7 @@ class Trainer:
         self._setup_models()
         self.noise_gen = torch.Generator().manual_seed(cfg.seed * 7919 + dist_info.rank)
         self.iteration, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.ema_warmup = cfg.ema_warmup
         if resume:
             self._load(load_checkpoint(ckpt_path))
         elif cfg.init_from:
@@ -376,7 +377,7 @@ class Trainer:
         self.scaler.update()
 
         if self.EMA is not None:
-            update_ema(self.EMA, self.G, ema_decay(cfg, self.iteration))
+            update_ema(self.EMA, self.G, ema_decay(cfg.ema_decay, self.iteration, self.ema_warmup))
         return {
             "G/adv": loss_g.item(),
             "D/fake": loss_fake.item(),
@@ -558,6 +559,7 @@ class Trainer:
             "iteration": self.iteration,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
+            "ema_warmup": self.ema_warmup,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "EMA": self.EMA.state_dict() if self.EMA is not None else None,
@@ -587,6 +589,9 @@ class Trainer:
         self.G.load_state_dict(model.generator.state_dict())
         if self.EMA is not None:
             self.EMA.load_state_dict(model.generator.state_dict())
+            # The warm-up exists to forget random initial weights; these are a trained average, and a warm-up
+            # starting again at decay 0.1 would replace them with the new optimiser's first steps.
+            self.ema_warmup = False
         if model.discriminator is not None:
             self.D.load_state_dict(model.discriminator.state_dict())
         elif self.dist.main:
@@ -608,6 +613,7 @@ class Trainer:
         self.opt_D.load_state_dict(ckpt["opt_D"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.iteration, self.epoch, self.batch_in_epoch = ckpt["iteration"], ckpt["epoch"], ckpt["batch_in_epoch"]
+        self.ema_warmup = ckpt.get("ema_warmup", self.cfg.ema_warmup)  # absent in checkpoints before 2026-11-27
         torch.set_rng_state(ckpt["rng_torch"])
         if self.device.type == "cuda" and ckpt["rng_cuda"]:
             torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
@@ -620,12 +626,13 @@ class Trainer:
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
 
 
-def ema_decay(cfg: TrainConfig, iteration: int) -> float:
-    """The configured decay, or with warm-up the smaller (1 + t) / (10 + t): at decay 0.999 an EMA forgets its
-    start only after thousands of steps, so a CPU run of ~2k steps would export a blend with the initial weights."""
-    if not cfg.ema_warmup:
-        return cfg.ema_decay
-    return min(cfg.ema_decay, (1 + iteration) / (10 + iteration))
+def ema_decay(decay: float, iteration: int, warmup: bool) -> float:
+    """`decay`, or with warm-up the smaller (1 + t) / (10 + t): at decay 0.999 an EMA forgets its start only after
+    thousands of steps, so a CPU run of ~2k steps would export a blend with the random initial weights. Runs
+    warm-started with --init-from have no warm-up (their EMA starts from the model folder's)."""
+    if not warmup:
+        return decay
+    return min(decay, (1 + iteration) / (10 + iteration))
 
 
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
