@@ -170,7 +170,7 @@ class Trainer:
         self._setup_models()
         self.noise_gen = torch.Generator().manual_seed(cfg.seed * 7919 + dist_info.rank)
         self.iteration, self.epoch, self.batch_in_epoch = 0, 0, 0
-        self.ema_warmup = cfg.ema_warmup
+        self.warm_started = False  # from --init-from; checkpointed, so --resume knows it
         if resume:
             self._load(load_checkpoint(ckpt_path))
         elif cfg.init_from:
@@ -313,6 +313,12 @@ class Trainer:
             pixels = torch.stack([torch.randn(h, w, k, generator=self.noise_gen) for _ in range(b)])
             nhwc = torch.cat([nhwc[..., : z_dim - k], pixels.to(self.device, self.compute_dtype)], dim=3)
         return nhwc.contiguous().permute(0, 3, 1, 2)  # (B, z, H, W), channels-last in memory
+
+    @property
+    def ema_warmup(self) -> bool:
+        """The warm-up exists to forget random initial weights; a warm start's EMA is a trained average, and a
+        warm-up starting again at decay 0.1 would replace it with the new optimisers' first steps."""
+        return self.cfg.ema_warmup and not self.warm_started
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -559,7 +565,7 @@ class Trainer:
             "iteration": self.iteration,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
-            "ema_warmup": self.ema_warmup,
+            "warm_started": self.warm_started,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "EMA": self.EMA.state_dict() if self.EMA is not None else None,
@@ -587,11 +593,9 @@ class Trainer:
             log.info("--init-from: per-pixel noise channels %d -> %d (same weights, new noise layout)",
                      theirs["noise_pixel_channels"], ours["noise_pixel_channels"])
         self.G.load_state_dict(model.generator.state_dict())
+        self.warm_started = True
         if self.EMA is not None:
             self.EMA.load_state_dict(model.generator.state_dict())
-            # The warm-up exists to forget random initial weights; these are a trained average, and a warm-up
-            # starting again at decay 0.1 would replace them with the new optimiser's first steps.
-            self.ema_warmup = False
         if model.discriminator is not None:
             self.D.load_state_dict(model.discriminator.state_dict())
         elif self.dist.main:
@@ -613,7 +617,7 @@ class Trainer:
         self.opt_D.load_state_dict(ckpt["opt_D"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.iteration, self.epoch, self.batch_in_epoch = ckpt["iteration"], ckpt["epoch"], ckpt["batch_in_epoch"]
-        self.ema_warmup = ckpt.get("ema_warmup", self.cfg.ema_warmup)  # absent in checkpoints before 2026-11-27
+        self.warm_started = ckpt.get("warm_started", False)  # absent in checkpoints before 2026-11-27
         torch.set_rng_state(ckpt["rng_torch"])
         if self.device.type == "cuda" and ckpt["rng_cuda"]:
             torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
