@@ -32,8 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.variations < 1:
-        print("oasis-generate: --variations must be >= 1", file=sys.stderr)
+    if args.variations < 1 or args.seed < 0:
+        print("oasis-generate: --variations must be >= 1 and --seed >= 0", file=sys.stderr)
+        return 2
+    by_stem: dict[str, list[Path]] = {}
+    for path in args.labels:
+        by_stem.setdefault(path.stem, []).append(path)
+    if clashes := [paths for paths in by_stem.values() if len(paths) > 1]:
+        shown = "; ".join(", ".join(map(str, paths)) for paths in clashes)
+        print(f"oasis-generate: these inputs would write the same output file: {shown}; run them with different "
+              "--out folders", file=sys.stderr)
         return 2
     try:
         model = default_model() if args.model is None else load_model(args.model, local_files_only=args.offline)

@@ -16,6 +16,10 @@ PAPER_G_MULTS = (16, 16, 16, 8, 4, 2, 1)
 PAPER_D_CHANNELS = (128, 128, 256, 256, 512, 512)
 
 FORMAT_VERSION = 1
+# Keys every model file has had since format 1: a file without them is damaged, and the paper's defaults would
+# silently build another model. Keys added later default to the behaviour of the files written before them.
+REQUIRED_KEYS = ("label_nc", "height", "width", "z_dim", "channels_g", "g_mults", "spade_hidden", "norm",
+                 "spectral_norm", "noise_3d", "d_channels", "d_last_channels")
 
 
 class ConfigError(ValueError):
@@ -97,6 +101,11 @@ class ModelConfig:
                 f"output size {self.height}x{self.width} must be a positive multiple of the generator's "
                 f"total upsampling {f} (set by the {len(self.g_mults) - 1} SPADE blocks)"
             )
+        if self.height % self.d_downsampling or self.width % self.d_downsampling:
+            raise ConfigError(
+                f"output size {self.height}x{self.width} must be a multiple of the discriminator's total "
+                f"downsampling {self.d_downsampling} (set by its {len(self.d_channels)} levels)"
+            )
         if not 0 <= self.clade_blocks <= len(self.g_mults) - 1:
             raise ConfigError(f"clade_blocks must be in 0..{len(self.g_mults) - 1} (the number of SPADE blocks)")
         if self.norm not in ("batch", "sync-batch", "instance"):
@@ -168,8 +177,8 @@ class ModelConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}: is this an OASIS Studio model?")
-        if "label_nc" not in data:
-            raise ConfigError("config has no 'label_nc': is this an OASIS Studio model?")
+        if missing := [k for k in REQUIRED_KEYS if k not in data]:
+            raise ConfigError(f"config has no {missing}: is this an OASIS Studio model?")
         return cls(**data)
 
     @classmethod

@@ -16,7 +16,13 @@ from typing import Any
 
 import torch
 from huggingface_hub import ModelHubMixin, constants, hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+)
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -116,6 +122,10 @@ class OasisModel(
 def _atomic_write(path: Path, write: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
+    # safetensors creates its files 0600; a model folder is shared like any other file the user writes.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
 
 
@@ -146,9 +156,11 @@ def load_checked(model: OasisModel, state: dict[str, torch.Tensor], source: str)
         cfg = model.config
         if head is not None and head.shape[1] != cfg.cond_channels:
             found = head.shape[1] - cfg.noise_channels
+            count = f"the weights are for {found} label channels but the config says {cfg.label_nc}: " if found > 0 else ""
             raise ModelFileError(
-                f"{source}: the weights are for {found} label channels but the config says {cfg.label_nc}; "
-                "the files belong to different models"
+                f"{source}: {count}the generator's first layer takes {head.shape[1]} input channels, the config "
+                f"describes {cfg.cond_channels} ({cfg.noise_channels} noise + {cfg.label_nc} labels); "
+                "the weights and config.json belong to different models"
             )
         k = sorted(mismatched)[0]
         raise ModelFileError(
@@ -187,8 +199,8 @@ def load_model(
     )
     if looks_local and not os.path.isdir(ref):
         raise ModelFileError(f"{ref}: no such model folder")
-    if os.path.isdir(ref) and not (Path(ref) / CONFIG_NAME).is_file():
-        raise ModelFileError(f"{ref}: no {CONFIG_NAME}; is this an OASIS Studio model folder?")
+    if os.path.isdir(ref):
+        _check_config_file(Path(ref) / CONFIG_NAME, ref)
     try:
         return OasisModel.from_pretrained(
             ref,
@@ -209,6 +221,20 @@ def load_model(
         raise ModelFileError(f"{ref}: could not fetch from the Hugging Face Hub: {e}") from e
     except (ConfigError, TypeError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: {e}") from e
+    except HFValidationError as e:  # e.g. "some/dir/" that does not exist: neither a folder nor a repo id
+        raise ModelFileError(f"{ref}: no such model folder, and not a Hugging Face Hub id ({e})") from e
+
+
+def _check_config_file(path: Path, ref: str) -> None:
+    """A local config.json must be a JSON object; huggingface_hub would fail on anything else with an AttributeError."""
+    if not path.is_file():
+        raise ModelFileError(f"{ref}: no {CONFIG_NAME}; is this an OASIS Studio model folder?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: {e}") from e
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: a JSON object is expected, not {type(data).__name__}")
 
 
 def assets_dir() -> Path:

@@ -58,6 +58,8 @@ def sample(
 
 def _as_mask(mask: torch.Tensor | np.ndarray, noise: torch.Tensor) -> torch.Tensor:
     """A boolean mask broadcastable to noise: (H, W) or (B, H, W), nearest-resized to the noise size."""
+    if noise.dim() != 4:
+        raise ValueError(f"noise must be (B, z, H, W), got {tuple(noise.shape)}")
     m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
     if m.dtype != torch.bool:
         raise TypeError(f"mask must be boolean, got {m.dtype}")

@@ -157,6 +157,9 @@ class Synthesizer:
         """One layout, several noise fields (B, z, h, w) -> (B, H, W, 3) uint8, `batch_size` at a time.
 
         For variations and interpolation frames. Models without 3D noise take `noise=None` (B = 1).
+        The device copy of the noise is reused while the same tensor comes back unmodified; torch's in-place
+        operations count as modifications, writes behind torch's back (a NumPy view, `.data`) do not: pass a
+        new tensor after those.
         """
         in_h, in_w = np.asarray(labels).shape[:2]
         lab = torch.from_numpy(self.prepare_labels(labels)).to(self.device)
@@ -191,12 +194,16 @@ class Synthesizer:
             if seed is None:
                 raise ValueError("pass noise or a seed")
             return self.sample_noise(seed)
+        if not isinstance(noise, torch.Tensor):
+            raise ValueError(f"noise must be a torch.Tensor (see sample_noise), got {type(noise).__name__}")
         z = noise[None] if noise.dim() == 3 else noise
         expected = (cfg.z_dim, *self.size)
         if z.dim() != 4 or tuple(z.shape[1:]) != expected:
             raise ValueError(f"noise must be (B, {expected[0]}, {expected[1]}, {expected[2]}), got {tuple(noise.shape)}")
         if not z.is_floating_point():
             raise ValueError(f"noise must be a float tensor, got {z.dtype}")
+        if z.shape[0] == 0:
+            raise ValueError("noise holds no fields (batch size 0)")
         return z
 
     # ---- segmentation ----------------------------------------------------------------------------

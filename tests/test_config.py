@@ -49,6 +49,7 @@ def test_json_round_trip() -> None:
     ("changes", "message"),
     [
         (dict(height=30), "multiple of the generator's total upsampling"),
+        (dict(height=36), "multiple of the discriminator's total downsampling 8"),
         (dict(class_names=("a", "b")), "2 class names for 5"),
         (dict(class_colors=((0, 0, 0),) * 5 + ((1, 1, 1),)), "class_colors"),
         (dict(dont_care_id=5), "dont_care_id 5"),

@@ -64,3 +64,11 @@ def test_oasis_generate_cli(model: OasisModel, tmp_path: Path, capsys) -> None:
 def test_oasis_generate_cli_reports_a_bad_model(tmp_path: Path, capsys) -> None:
     assert generate_main([str(tmp_path / "a.png"), "--model", str(tmp_path / "nothing")]) == 1
     assert "no such model folder" in capsys.readouterr().err
+
+
+def test_oasis_generate_cli_refuses_clashing_outputs_and_negative_seeds(tmp_path: Path, capsys) -> None:
+    # Nothing is loaded or written: a/x.png and b/x.png would both become out/x.png.
+    assert generate_main([str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"), "--out", str(tmp_path)]) == 2
+    assert "would write the same output file" in capsys.readouterr().err
+    assert generate_main([str(tmp_path / "x.png"), "--seed", "-5"]) == 2
+    assert "--seed >= 0" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def test_round_trip_gives_identical_images(model: OasisModel, tmp_path: Path) ->
     assert {p.name for p in (tmp_path / "m").iterdir()} >= {"config.json", "model.safetensors", "README.md"}
     loaded = load_model(tmp_path / "m")
     assert loaded.config == model.config and loaded.has_discriminator
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m" / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~umask  # not safetensors' 0600
     assert np.array_equal(render(loaded), render(model))
     for k, v in model.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k]), k
@@ -98,8 +102,24 @@ def test_bad_folders(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ModelFileError, match="invalid config.json"):
         load_model(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({"label_nc": 3, "height": 30}))
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(ModelFileError, match="a JSON object is expected, not list"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**tiny_config().to_dict(), "height": 30}))
     with pytest.raises(ModelFileError, match="multiple of"):
+        load_model(tmp_path)
+    with pytest.raises(ModelFileError, match="no such model folder, and not a Hugging Face Hub id"):
+        load_model(f"{tmp_path.name}-missing/")  # one slash: it could have been an "owner/name" id
+
+
+@pytest.mark.parametrize("key", ["height", "z_dim"])
+def test_a_config_without_a_basic_key_is_refused(model: OasisModel, tmp_path: Path, key: str) -> None:
+    # The paper's defaults would build another model (256x256 instead of this one's size) without a word.
+    model.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg[key]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFileError, match=f"config has no \\['{key}'\\]"):
         load_model(tmp_path)
 
 

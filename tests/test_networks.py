@@ -190,7 +190,7 @@ def test_reflect_padding_needs_two_pixels_per_stage() -> None:
     from oasis_core.config import ConfigError
 
     with pytest.raises(ConfigError, match="reflect padding"):
-        tiny_config(height=4, width=48, padding="reflect")
+        tiny_config(height=8, width=48, g_mults=(4, 4, 4, 2, 1), padding="reflect")
 
 
 class _PadDtypes(TorchDispatchMode):

@@ -69,6 +69,8 @@ def test_resample_mask_at_another_resolution_and_validation() -> None:
     assert torch.equal(out[:, :, 10:], z[:, :, 10:]) and not torch.equal(out[:, :, :10], z[:, :, :10])
     with pytest.raises(TypeError, match="boolean"):
         noise.resample(z, np.zeros((20, 30)), seed=1)
+    with pytest.raises(ValueError, match=r"noise must be \(B, z, H, W\), got \(4, 20, 30\)"):
+        noise.resample(z[0], mask, seed=1)
 
 
 def test_resample_classes() -> None:

@@ -96,6 +96,10 @@ def test_bad_noise(synth: Synthesizer) -> None:
         synth.generate(labels, noise=torch.zeros(1, 8, 32, 48, dtype=torch.int64))
     with pytest.raises(ValueError, match="noise or a seed"):
         synth.generate(labels)
+    with pytest.raises(ValueError, match="must be a torch.Tensor .* got ndarray"):
+        synth.generate(labels, noise=np.zeros((1, 8, 32, 48), np.float32))
+    with pytest.raises(ValueError, match="no fields"):
+        synth.generate_batch(labels, torch.zeros(0, 8, 32, 48))
 
 
 def test_segment_photo(synth: Synthesizer) -> None:
