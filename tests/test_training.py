@@ -108,6 +108,14 @@ def test_run_folder_contents(tmp_path: Path) -> None:
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_the_ema_generator_never_syncs_batch_norm(tmp_path: Path) -> None:
+    # Only rank 0 draws sample grids: a SyncBatchNorm in the EMA would wait there for ranks that never come.
+    t = Trainer(tiny(tmp_path, norm="sync-batch", max_iters=2), CPU)
+    assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in t.G.modules())
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in t.EMA.modules())
+    assert t.train() == "finished" and (t.run_dir / "samples" / "iter_0000002.png").is_file()
+
+
 def test_stop_request_checkpoints_and_resumes(tmp_path: Path) -> None:
     t = Trainer(tiny(tmp_path, checkpoint_every=100), CPU)
     original = t.step
@@ -156,12 +164,16 @@ def test_ablations_train(tmp_path: Path, overrides: dict) -> None:
     assert model.config.noise_3d == overrides.get("noise_3d", True)
 
 
+# tiny()'s model and batch on the command line
+TINY_ARGS = ["--height", "32", "--width", "48", "--z-dim", "8", "--channels-g", "4", "--g-mults", "4,4,2,1",
+             "--spade-hidden", "8", "--d-channels", "8,8,16", "--d-last-channels", "8", "--batch-size", "2",
+             "--num-workers", "0"]
+
+
 def test_cli_dry_run_train_and_export(tmp_path: Path, capsys) -> None:
     data = make_dataset(tmp_path / "data")
     common = ["--dataset", "folder", "--dataroot", str(data), "--name", "cli", "--runs-dir", str(tmp_path / "runs"),
-              "--height", "32", "--width", "48", "--z-dim", "8", "--channels-g", "4", "--g-mults", "4,4,2,1",
-              "--spade-hidden", "8", "--d-channels", "8,8,16", "--d-last-channels", "8", "--batch-size", "2",
-              "--num-workers", "0", "--max-iters", "2", "--lr-d", "3e-4"]
+              *TINY_ARGS, "--max-iters", "2", "--lr-d", "3e-4"]
     assert train_main([*common, "--dry-run"]) == 0
     resolved = json.loads(capsys.readouterr().out)
     assert resolved["train"]["lr_d"] == 3e-4 and resolved["train"]["lambda_labelmix"] == 10.0  # override + preset
@@ -171,6 +183,38 @@ def test_cli_dry_run_train_and_export(tmp_path: Path, capsys) -> None:
     model = load_model(tmp_path / "m")
     assert model.config.class_colors[1] == COLORS[1] and model.has_discriminator
     assert train_main(["--dataset", "folder", "--dataroot", str(tmp_path / "nope"), "--name", "x"]) == 2
+
+
+def test_resume_keeps_the_runs_options_and_lists_changes(tmp_path: Path, capsys) -> None:
+    data = make_dataset(tmp_path / "data")
+    run = ["--dataset", "folder", "--dataroot", str(data), "--name", "r", "--runs-dir", str(tmp_path / "runs")]
+    assert train_main([*run, *TINY_ARGS, "--max-iters", "2", "--lr-d", "3e-4", "--seed", "3"]) == 0
+    capsys.readouterr()
+    resume = [*run, "--resume"]  # no model options, no presets: all from the run folder
+    assert train_main([*resume, "--max-iters", "4", "--dry-run"]) == 0
+    out = capsys.readouterr()
+    resolved = json.loads(out.out)
+    assert resolved["train"]["lr_d"] == 3e-4 and resolved["train"]["seed"] == 3 and resolved["model"]["channels_g"] == 4
+    assert "max_iters 2 -> 4" in out.err and "uninterrupted" not in out.err
+    assert train_main([*resume, "--lr-g", "0.1", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "lr_g 0.0001 -> 0.1" in err and "differs from an uninterrupted run" in err
+    assert train_main([*resume, "--max-iters", "4"]) == 0
+    assert load_checkpoint(tmp_path / "runs" / "r" / "checkpoints" / "latest.pt")["iteration"] == 4
+
+
+def test_bad_run_options_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    data = make_dataset(tmp_path / "data")
+    run = ["--dataset", "folder", "--dataroot", str(data), "--name", "bad", "--runs-dir", str(tmp_path / "runs"),
+           *TINY_ARGS]
+    bad = [(["--batch-size", "0"], "--batch-size must be >= 1"), (["--device", "gpu"], "use auto, cpu or cuda"),
+           (["--crop-height", "20", "--crop-width", "24"], "multiple of the discriminator's total downsampling 8")]
+    if not torch.cuda.is_available():
+        bad.append((["--device", "cuda"], "PyTorch sees no CUDA GPU"))
+    for extra, message in bad:
+        assert train_main([*run, *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "bad").exists()  # refused before the run folder was made
 
 
 def test_torchrun_two_gloo_processes_end_with_identical_weights(tmp_path: Path) -> None:

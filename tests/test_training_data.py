@@ -351,13 +351,23 @@ def test_validation_clean_dataset_and_empty_split(tmp_path):
     assert not empty.ok and empty.problems[0].category == "no pairs"
 
 
-def test_validation_truncated_image_needs_decode(tmp_path):
+def test_validation_decodes_images_to_find_truncated_ones(tmp_path):
     make_folder(tmp_path, ["a"], h=64, w=64, split_layout={"train": ["a"]})
     jpg = tmp_path / "train" / "images" / "a.jpg"
     jpg.write_bytes(jpg.read_bytes()[: len(jpg.read_bytes()) // 3])
-    assert validate("folder", tmp_path, "train").ok  # header only: cheap
-    deep = validate("folder", tmp_path, "train", decode_images=True)
+    assert validate("folder", tmp_path, "train", decode_images=False).ok  # header only: blind to it
+    deep = validate("folder", tmp_path, "train")
     assert [(p.category, p.file.name) for p in deep.problems] == [("unreadable files", "a.jpg")]
+
+
+def test_a_file_broken_after_validation_is_named_when_loaded(tmp_path):
+    make_folder(tmp_path, ["a"], h=64, w=64, split_layout={"train": ["a"]})
+    report = validate("folder", tmp_path, "train")
+    ds = SegmentationDataset(report.info, report.pairs, (32, 32), train=True)
+    jpg = tmp_path / "train" / "images" / "a.jpg"
+    jpg.write_bytes(jpg.read_bytes()[:200])
+    with pytest.raises(DatasetError, match="a.jpg: cannot read image"):
+        ds[0]
 
 
 def test_validation_reads_label_ids_after_mapping(tmp_path):

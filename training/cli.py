@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .options import build_parser, default_runs_dir, resolve
+from .options import SCHEDULE, TrainConfig, build_parser, changed_options, default_runs_dir, resolve
 
 
 def _export_main(argv: list[str]) -> int:
@@ -49,6 +49,27 @@ def _launch_torchrun(gpus: int, argv: list[str]) -> int:
     return 0
 
 
+def _resumed_config(args: argparse.Namespace, fresh: TrainConfig) -> TrainConfig:
+    """The run's saved options, overridden by those given again; changes are announced (by rank 0)."""
+    saved_file = fresh.run_dir / "config.json"
+    if not saved_file.is_file():  # no run folder: the trainer says so
+        return fresh
+    saved = TrainConfig.from_dict(json.loads(saved_file.read_text(encoding="utf-8")))
+    cfg = resolve(args, saved)
+    cfg.runs_dir = fresh.runs_dir
+    if os.environ.get("RANK", "0") != "0":
+        return cfg
+    if args.preset:
+        print(f"oasis-train: --preset is not re-applied on --resume; {cfg.name} keeps its saved options",
+              file=sys.stderr)
+    if changed := changed_options(saved, cfg):
+        shown = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        differs = set(changed) - set(SCHEDULE)
+        note = " (training now differs from an uninterrupted run)" if differs else ""
+        print(f"oasis-train: resuming {cfg.name} with changed options: {shown}{note}", file=sys.stderr)
+    return cfg
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"]:
@@ -58,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return _launch_torchrun(args.gpus, argv)
     cfg = resolve(args)
     cfg.runs_dir = str(Path(cfg.runs_dir).expanduser()) if cfg.runs_dir else str(default_runs_dir())
+    if args.resume:
+        cfg = _resumed_config(args, cfg)
 
     from .data import dataset_info
     from .distributed import setup, teardown

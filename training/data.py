@@ -112,7 +112,8 @@ CATEGORIES = (NO_PAIRS, MISSING_PAIR, DUPLICATE, UNREADABLE, NOT_INDEX, SIZE_MIS
 
 
 class DatasetError(ValueError):
-    """A dataset that cannot be used: unknown kind, wrong folder layout, bad classes file."""
+    """A dataset that cannot be used: unknown kind, wrong folder layout, bad classes file, or a file that
+    cannot be read any more (changed after validation)."""
 
 
 # ---- class tables ---------------------------------------------------------------------------------
@@ -649,12 +650,13 @@ def validate(
     split: str,
     classes_file: str | Path | None = None,
     workers: int = 4,
-    decode_images: bool = False,
+    decode_images: bool = True,
 ) -> ValidationReport:
     """Open every file of a split and report problems; ``report.pairs`` holds the pairs without any.
 
-    Images are only opened (header: size and format); labels are decoded in full. ``decode_images``
-    also decodes every image (slower; finds truncated files).
+    Labels and images are decoded in full, so a truncated photo is reported here rather than crashing a
+    training run mid-epoch (Stanford Background: 1.4 s on 2 cores). ``decode_images=False`` reads only
+    the images' headers (size and format): about a third faster, blind to truncated files.
     """
     t0 = time.perf_counter()
     pairs, problems = _scan(kind, root, split)  # layout errors first: they explain more than a missing classes.json
@@ -769,8 +771,11 @@ class SegmentationDataset(torch.utils.data.Dataset):
         (lh, lw), (top, left), flip = self.transform_params(i)
         h, w = self.out_size
 
-        with Image.open(pair.image) as im:  # stored pixel order, EXIF orientation ignored (as the labels are)
-            photo = im.convert("RGB")
+        try:
+            with Image.open(pair.image) as im:  # stored pixel order, EXIF orientation ignored (as the labels are)
+                photo = im.convert("RGB")
+        except (OSError, UnidentifiedImageError) as e:  # changed since validate() read it
+            raise DatasetError(f"{pair.image}: cannot read image: {e}") from None
         if photo.size != (lw, lh):
             photo = photo.resize((lw, lh), Image.Resampling.BICUBIC)
         if (lh, lw) != (h, w):
@@ -779,8 +784,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
 
         try:
             raw = load_label(pair.label)
-        except ValueError as e:
-            raise ValueError(f"{pair.label}: {e}") from None
+        except (OSError, UnidentifiedImageError, ValueError) as e:
+            raise DatasetError(f"{pair.label}: cannot read label: {e}") from None
         rows = _nearest_index(lh, raw.shape[0], top, h)
         cols = _nearest_index(lw, raw.shape[1], left, w)
         ids = self.info.map_labels(raw[rows[:, None], cols[None, :]])

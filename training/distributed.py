@@ -35,9 +35,11 @@ def setup(device: str = "auto") -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise ValueError(f"--device {device!r}: use auto, cpu or cuda")
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     if use_cuda and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was given, but PyTorch sees no CUDA GPU")
+        raise ValueError(f"--device {device} was given, but PyTorch sees no CUDA GPU (CPU-only build or no driver)")
     if use_cuda:
         torch.cuda.set_device(local)
         dev = torch.device("cuda", local)

@@ -149,12 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="run name: the run folder is RUNS_DIR/NAME")
     p.add_argument("--classes-file", help="classes.json for --dataset folder when it is not in the dataroot")
     p.add_argument("--runs-dir", help=f"where run folders live (default $OASIS_RUNS_DIR or {default_runs_dir()})")
-    p.add_argument("--resume", action="store_true", help="continue the run from its latest checkpoint, exactly")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run from its latest checkpoint, exactly, with the options saved in its folder; "
+                   "options given again override them (and are listed when they change)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--gpus", type=int, default=0, help="train on N GPUs of this machine (launches torchrun)")
-    p.add_argument("--preset", choices=sorted(SIZE_PRESETS), default="paper",
-                   help="model size family: paper (the paper's networks), cpu-small (the bundled models' 192x256 "
-                   "family) or cpu-fast (cpu-small with the options that paid on CPUs: the one to train on a CPU)")
+    p.add_argument("--preset", choices=sorted(SIZE_PRESETS),
+                   help="model size family: paper (the paper's networks; the default), cpu-small (the bundled models' "
+                   "192x256 family) or cpu-fast (cpu-small with the options that paid on CPUs: the one to train on a "
+                   "CPU). Not re-applied on --resume: the run keeps its saved options")
     g = p.add_argument_group("model")
     for name, typ in [("height", int), ("width", int), ("z-dim", int), ("channels-g", int), ("spade-hidden", int),
                       ("d-last-channels", int)]:
@@ -209,15 +212,32 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(r, "deterministic", "deterministic algorithms (bit-exact resume on CPU)")
     for name in ("log-every", "sample-every", "checkpoint-every"):
         r.add_argument(f"--{name}", type=int)
-    r.add_argument("--time-limit", type=float, help="minutes: checkpoint and exit cleanly before this")
+    r.add_argument("--time-limit", type=float,
+                   help="minutes from the start (dataset check and setup included): checkpoint and exit cleanly before")
     return p
 
 
-def resolve(args: argparse.Namespace) -> TrainConfig:
-    """Preset of the dataset, then the size preset, then every option given on the command line."""
-    values: dict[str, Any] = {**PRESETS[args.dataset], **SIZE_PRESETS[getattr(args, "preset", "paper")]}
-    for f in fields(TrainConfig):
-        v = getattr(args, f.name, None)
-        if v is not None:
-            values[f.name] = v
-    return TrainConfig.from_dict(values)
+# How and where one invocation runs; a resumed run takes these from its command line, not from its folder.
+PER_INVOCATION = ("dataroot", "classes_file", "runs_dir", "device", "num_workers", "compile", "compile_memory_budget",
+                  "time_limit")
+# Options whose change on --resume leaves the training itself as it was (length and reporting).
+SCHEDULE = ("max_iters", "epochs", "log_every", "sample_every", "checkpoint_every", "init_from")
+
+
+def resolve(args: argparse.Namespace, saved: TrainConfig | None = None) -> TrainConfig:
+    """Preset of the dataset, then the size preset, then every option given on the command line.
+
+    With `saved` (a run's own configuration, when resuming) that replaces the presets, except for the
+    per-invocation options; the command line still overrides."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    preset = {**PRESETS[args.dataset], **SIZE_PRESETS[getattr(args, "preset", None) or "paper"]}
+    cfg = TrainConfig.from_dict({**preset, **given})
+    if saved is None:
+        return cfg
+    return TrainConfig.from_dict({**asdict(saved), **{k: getattr(cfg, k) for k in PER_INVOCATION}, **given})
+
+
+def changed_options(saved: TrainConfig, cfg: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """Options of the run (not of the invocation) that differ: name -> (saved, now)."""
+    return {f.name: (getattr(saved, f.name), getattr(cfg, f.name)) for f in fields(TrainConfig)
+            if f.name not in PER_INVOCATION and getattr(saved, f.name) != getattr(cfg, f.name)}

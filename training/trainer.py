@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
 from oasis_core import (
+    ConfigError,
     Discriminator,
     Generator,
     ModelConfig,
@@ -144,6 +145,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 class Trainer:
     def __init__(self, cfg: TrainConfig, dist_info: DistInfo, resume: bool = False) -> None:
         self.cfg, self.dist = cfg, dist_info
+        self.created = time.monotonic()  # --time-limit counts from here: validation and setup use the slot too
         self.device = dist_info.device
         self.run_dir = cfg.run_dir
         self.stop_requested = False
@@ -163,10 +165,17 @@ class Trainer:
         self.diffaug = tuple(p for p in cfg.diffaug.replace(" ", "").split(",") if p)
         if unknown := set(self.diffaug) - {"translation", "cutout"}:
             raise TrainingError(f"--diffaug: unknown {sorted(unknown)}; use translation and/or cutout")
+        if cfg.batch_size < 1:
+            raise TrainingError(f"--batch-size must be >= 1, got {cfg.batch_size}")
         if not 0 < cfg.compile_memory_budget <= 1:
             raise TrainingError(f"--compile-memory-budget must be in (0, 1], got {cfg.compile_memory_budget}")
         self._setup_data()
         self.model_config = model_config(cfg, self.info)
+        if cfg.crop_height > 0 and cfg.crop_width > 0:  # crops pass through G and D: the output size's rules apply
+            try:
+                self.model_config.replace(height=cfg.crop_height, width=cfg.crop_width)
+            except ConfigError as e:
+                raise TrainingError(f"--crop-height/--crop-width {cfg.crop_height}x{cfg.crop_width}: {e}") from e
         self._setup_models()
         self.noise_gen = torch.Generator().manual_seed(cfg.seed * 7919 + dist_info.rank)
         self.iteration, self.epoch, self.batch_in_epoch = 0, 0, 0
@@ -214,8 +223,10 @@ class Trainer:
                 init_spectral_norm(net, cfg.sn_init_gain)
         self.EMA = None
         if cfg.ema:
-            # A fresh module loaded with G's tensors (deepcopy would share spectral-norm state).
-            self.EMA = self._new_generator().to(self.device, memory_format=fmt)
+            # A fresh module loaded with G's tensors (deepcopy would share spectral-norm state). Its batch norms
+            # never sync: only rank 0 draws sample grids, and every rank recomputes the statistics from the same
+            # fixed batches, so syncing would add nothing but a collective the other ranks are not in.
+            self.EMA = per_rank_batch_norm(Generator(self.model_config)).to(self.device, memory_format=fmt)
             self.EMA.load_state_dict(self.G.state_dict())
             self.EMA.requires_grad_(False).eval()
         fused = self.device.type == "cuda"
@@ -423,8 +434,7 @@ class Trainer:
         from tqdm import tqdm
 
         cfg = self.cfg
-        start = time.monotonic()
-        deadline = start + cfg.time_limit * 60 if cfg.time_limit > 0 else math.inf
+        deadline = self.created + cfg.time_limit * 60 if cfg.time_limit > 0 else math.inf
         reserve = 30.0  # seconds kept for the final checkpoint; grows with measured save times
         bar = tqdm(total=self.total_iters, initial=self.iteration, disable=not self.dist.main, dynamic_ncols=True)
         if self.dist.main:
