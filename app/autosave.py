@@ -26,6 +26,7 @@ class Autosaver(QObject):
         self.controller = controller
         self.path = path
         self._saved_revision: tuple[int, int] | None = None  # (document id, revision)
+        self.paused = False  # e.g. while the recovery file holds a crashed session's work, not restored yet
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oasis-autosave")
         self._timer = QTimer(self, interval=interval_ms)
         self._timer.timeout.connect(self.save_if_changed)
@@ -33,7 +34,7 @@ class Autosaver(QObject):
 
     def save_if_changed(self) -> Future | None:
         doc = self.controller.document
-        if doc is None:
+        if doc is None or self.paused:
             return None
         key = (id(doc), doc.revision)
         if key == self._saved_revision or not doc.modified:

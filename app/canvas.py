@@ -85,6 +85,7 @@ class CanvasView(QWidget):
         self._scale = 1.0
         self._offset = QPointF(0, 0)
         self._fit = True  # follow the widget size until the user zooms or pans
+        self._active: Tool | None = None  # the tool a press started: it finishes the gesture, whatever is chosen since
         self._drag_start: tuple[int, int] | None = None
         self._last: tuple[int, int] | None = None
         self._lasso: list[tuple[int, int]] = []
@@ -99,6 +100,7 @@ class CanvasView(QWidget):
     # ---- document --------------------------------------------------------------------------------
     def set_document(self, doc: Document) -> None:
         self.doc = doc
+        self._active, self._last, self._drag_start, self._lasso = None, None, None, []  # gestures of the old one
         doc.labels_changed.connect(self._labels_changed)
         doc.image_changed.connect(self._image_changed)
         doc.selection_changed.connect(self._selection_changed)
@@ -191,11 +193,11 @@ class CanvasView(QWidget):
         tool = self.tools.tool
         if self._drag_start is not None and self._mouse is not None:
             (x0, y0), (x1, y1) = self._drag_start, self._mouse
-            if tool in (Tool.RECT, Tool.SELECT_RECT):
+            if self._active in (Tool.RECT, Tool.SELECT_RECT):
                 a = self.to_widget(min(x0, x1), min(y0, y1))
                 b = self.to_widget(max(x0, x1) + 1, max(y0, y1) + 1)
                 p.drawRect(QRectF(a, b))
-            elif tool == Tool.LINE:
+            elif self._active == Tool.LINE:
                 p.drawLine(self.to_widget(x0 + 0.5, y0 + 0.5), self.to_widget(x1 + 0.5, y1 + 0.5))
         if self._lasso:
             path = QPainterPath(self.to_widget(self._lasso[0][0] + 0.5, self._lasso[0][1] + 0.5))
@@ -255,7 +257,7 @@ class CanvasView(QWidget):
     # ---- tool actions in canvas pixels (also the entry points for tests and scripting) -----------
     def press_at(self, pt: tuple[int, int]) -> None:
         doc, t = self.doc, self.tools
-        tool = t.tool
+        tool = self._active = t.tool
         if tool in (Tool.BRUSH, Tool.ERASER):
             doc.begin_stroke()
             self._last = pt
@@ -271,35 +273,40 @@ class CanvasView(QWidget):
             self._lasso = [pt]
 
     def drag_to(self, pt: tuple[int, int]) -> None:
-        doc, t = self.doc, self.tools
-        if t.tool in (Tool.BRUSH, Tool.ERASER) and self._last is not None:
-            if pt != self._last:
-                doc.paint(painting.stroke_mask(doc.shape, self._last, pt, t.size, t.round_tip), self._paint_id())
-            self._last = pt
-        elif t.tool == Tool.LASSO and self._lasso and pt != self._lasso[-1]:
+        if self._active in (Tool.BRUSH, Tool.ERASER) and self._last is not None:
+            self._stroke_to(pt)
+        elif self._active == Tool.LASSO and self._lasso and pt != self._lasso[-1]:
             self._lasso.append(pt)
         self._mouse = pt
         self.update()
 
     def release_at(self, pt: tuple[int, int]) -> None:
-        doc, t = self.doc, self.tools
-        if t.tool in (Tool.BRUSH, Tool.ERASER) and self._last is not None:
-            self.drag_to(pt)
+        doc, t, tool = self.doc, self.tools, self._active
+        if tool in (Tool.BRUSH, Tool.ERASER) and self._last is not None:
+            self._stroke_to(pt)
             self._last = None
-            doc.end_stroke("Eraser" if t.tool == Tool.ERASER else "Brush")
+            doc.end_stroke("Eraser" if tool == Tool.ERASER else "Brush")
         elif self._drag_start is not None:
             start, self._drag_start = self._drag_start, None
-            if t.tool == Tool.LINE:
+            if tool == Tool.LINE:
                 doc.paint(painting.stroke_mask(doc.shape, start, pt, t.size, t.round_tip), t.class_id, "Line")
-            elif t.tool == Tool.RECT:
+            elif tool == Tool.RECT:
                 doc.paint(painting.rect_mask(doc.shape, start, pt), t.class_id, "Rectangle")
-            elif t.tool == Tool.SELECT_RECT:
+            elif tool == Tool.SELECT_RECT:
                 # A click without a drag clears the selection.
                 doc.set_selection(painting.rect_mask(doc.shape, start, pt) if start != pt else None)
-        elif t.tool == Tool.LASSO and self._lasso:
+        elif tool == Tool.LASSO and self._lasso:
             points, self._lasso = self._lasso + [pt], []
             doc.set_selection(painting.polygon_mask(doc.shape, points) if len(points) > 2 else None)
+        self._active = None
+        self._mouse = pt
         self.update()
 
+    def _stroke_to(self, pt: tuple[int, int]) -> None:
+        doc, t = self.doc, self.tools
+        if pt != self._last:
+            doc.paint(painting.stroke_mask(doc.shape, self._last, pt, t.size, t.round_tip), self._paint_id())
+        self._last = pt
+
     def _paint_id(self) -> int:
-        return self.tools.background_id if self.tools.tool == Tool.ERASER else self.tools.class_id
+        return self.tools.background_id if self._active == Tool.ERASER else self.tools.class_id

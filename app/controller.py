@@ -24,25 +24,29 @@ from oasis_core import (
     save_label_png,
 )
 from oasis_core import noise as noise_ops
+from oasis_core.labels import open_image
 
 from . import project
 from .document import Document
-from .worker import ModelRequest, Request, SynthFactory, WorkerThread
+from .worker import Loaded, ModelRequest, Request, SynthFactory, WorkerThread
 
 LIVE_DELAY_MS = 300
 HISTORY_LIMIT = 24
 FRAME_COUNT = 12
+FRAME_CHUNK = 3  # frames per worker job: a generation asked for meanwhile waits for one chunk at most
 MAX_UI_SEED = 2**31 - 1  # what a QSpinBox can show
 
 
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
-    source: str  # folder, Hub id or checkpoint path, as the user gave it
+    source: str  # what loads it again (see `model_sources`)
     folder: Path | None  # where a model card (README.md) may be
     config: ModelConfig
     can_segment: bool
     description: str  # device and precision
+    device: str  # the device and precision settings in effect
+    precision: str
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class Controller(QObject):
         self.worker.busy_changed.connect(self.busy_changed)
         self.document: Document | None = None
         self.model: ModelInfo | None = None
-        self._pending_model: tuple[str, Path | None] | None = None
+        self._loading: dict[int, tuple[str, Path | None]] = {}  # model request seq -> source, folder
         self._seq = 0
         self._latest: dict[str, int] = {}
         self._rng = random.Random()
@@ -89,6 +93,9 @@ class Controller(QObject):
         self.interp_in_selection = False
         self.frames: np.ndarray | None = None  # (F, H, W, 3) for the current A, B and layout
         self._frame_noise_args: tuple | None = None
+        self._frame_labels: np.ndarray | None = None  # the layout of the frames being made
+        self._frame_parts: list[np.ndarray] = []  # their chunks made so far
+        self._shown_frame: tuple[int, torch.Tensor] | None = None  # a frame index and the noise it gave the document
         self.frames_stale = False  # the layout changed since the frames were made
         self._live_timer = QTimer(self, singleShot=True, interval=LIVE_DELAY_MS)
         self._live_timer.timeout.connect(self.generate)
@@ -107,27 +114,42 @@ class Controller(QObject):
         precision: str = "auto",
     ) -> None:
         """Load (and build the synthesizer) in the worker thread; `model_changed` or `model_failed` follows."""
-        self._pending_model = (source, folder)
-        self.worker.load(ModelRequest(self._next("model"), loader, device, precision))
+        seq = self._next("model")
+        self._loading[seq] = (source, folder)
+        self.worker.load(ModelRequest(seq, loader, device, precision))
 
     def reconfigure(self, device: str, precision: str) -> None:
         """Rebuild the synthesizer of the current model on another device or precision."""
         if self.model is not None:
-            self._pending_model = (self.model.source, self.model.folder)
-            self.worker.load(ModelRequest(self._next("model"), None, device, precision))
+            seq = self._next("model")
+            self._loading[seq] = (self.model.source, self.model.folder)
+            self.worker.load(ModelRequest(seq, None, device, precision))
 
-    def _on_model_ready(self, seq: int, model: OasisModel, description: str) -> None:
-        if seq != self._latest.get("model"):
-            return
-        source, folder = self._pending_model or ("", None)
-        cfg = model.config
+    def _on_model_ready(self, seq: int, loaded: Loaded) -> None:
+        # Even a load that a newer request follows is the worker's model now: mirror it.
+        source, folder = self._loading.pop(seq)
+        cfg = loaded.model.config
         old = self.model
-        self.model = ModelInfo(cfg.name or source, source, folder, cfg, model.has_discriminator, description)
+        self.model = ModelInfo(
+            cfg.name or source,
+            source,
+            folder,
+            cfg,
+            loaded.model.has_discriminator,
+            loaded.description,
+            loaded.device,
+            loaded.precision,
+        )
         if old is None or old.config != cfg or self.document is None:
-            self._new_document(cfg)
+            self._new_document(cfg)  # cancels the requests queued for the old document
+        self.worker.resume()
         self.model_changed.emit(self.model)
+        if loaded.problem:
+            message = f"{loaded.problem}\n\nThe model runs on {loaded.description}."
+            self.error.emit("Device settings not applied", message)
 
     def _on_model_failed(self, seq: int, message: str) -> None:
+        self._loading.pop(seq)
         if seq == self._latest.get("model"):
             self.model_failed.emit(message)
 
@@ -143,6 +165,8 @@ class Controller(QObject):
             # Another model for the same classes: the painted layout carries over (resized, nearest).
             t = torch.from_numpy(old.labels.astype(np.int64))[None]
             doc.labels[...] = noise_ops.resize_nearest(t, doc.shape)[0].numpy()
+            if (doc.labels != cfg.semantic_ids[0]).any():
+                doc.mark_modified()  # the painting that came along is saved nowhere for this model
         self._attach(doc)
 
     def _attach(self, doc: Document) -> None:
@@ -151,8 +175,13 @@ class Controller(QObject):
             self.document.deleteLater()
         self.document = doc
         doc.edit_finished.connect(self._on_edit)
+        # Work for the old document: queued requests go, results still on their way become stale.
+        self.worker.cancel()
+        for kind in ("generate", "segment"):
+            self._latest.pop(kind, None)
         self.history.clear()
         self.interp_a = self.interp_b = None
+        self._shown_frame = None
         self._clear_frames()
         self.history_changed.emit()
         self.document_changed.emit(doc)
@@ -169,10 +198,10 @@ class Controller(QObject):
         if doc is None or self.model is None:
             return
         self._live_timer.stop()
-        if self.frames_stale:
-            self.make_frames()
         labels, z, seed = doc.labels.copy(), doc.noise, doc.seed
         self.worker.submit(Request("generate", self._next("generate"), lambda s: (s.generate(labels, z), z, seed)))
+        if self.frames_stale:
+            self.make_frames()  # after the generation: the worker runs it first, the frames in chunks after
 
     def set_live(self, on: bool) -> None:
         self.live = on
@@ -226,8 +255,15 @@ class Controller(QObject):
             self.latency.emit(seconds)
             self._remember(Variation(seed, z, image))
         elif kind == "frames":
+            self._frame_parts.append(result)
+            if sum(map(len, self._frame_parts)) < FRAME_COUNT:
+                self._submit_frames()
+                return
             del self._latest["frames"]
-            self.frames = result
+            self.frames, self._frame_parts = np.concatenate(self._frame_parts), []
+            index = self.current_frame()
+            if index is not None:
+                self.show_frame(index)  # the document showed this frame: now the remade one
             self.frames_changed.emit()
         elif kind == "segment":
             self.document.set_labels(result, "Photo to layout")
@@ -237,6 +273,7 @@ class Controller(QObject):
         if seq == self._latest.get(kind):
             if kind == "frames":
                 del self._latest["frames"]
+                self._frame_parts = []
                 self.frames_changed.emit()
             self.error.emit({"segment": "Photo to layout"}.get(kind, "Generation failed"), message)
 
@@ -265,7 +302,9 @@ class Controller(QObject):
         """Take the current noise as end point "a" or "b"; frames follow once both are set."""
         if self.document is None or self.document.noise is None:
             return
-        setattr(self, f"interp_{which}", self.document.noise)
+        noise = self.document.noise
+        setattr(self, f"interp_{which}", noise)
+        self._shown_frame = (0 if which == "a" else FRAME_COUNT - 1, noise)
         self.make_frames()
 
     def set_interp_in_selection(self, on: bool) -> None:
@@ -283,15 +322,22 @@ class Controller(QObject):
         return [i / (FRAME_COUNT - 1) for i in range(FRAME_COUNT)]
 
     def make_frames(self) -> None:
-        """All frames in one batch in the background, so that scrubbing the slider is instant."""
+        """All frames in the background, so that scrubbing the slider is instant."""
         self._clear_frames()
         self.frames_stale = False
         args = self._frame_args()
         if args is None:
             return
         self._frame_noise_args = args
-        a, b, mask = args
-        labels, ts = self.document.labels.copy(), self.frame_times()
+        self._frame_labels = self.document.labels.copy()
+        self._submit_frames()
+        self.frames_changed.emit()  # now pending
+
+    def _submit_frames(self) -> None:
+        """The next chunk of frames: between chunks the worker runs the interactive requests first."""
+        a, b, mask = self._frame_noise_args
+        labels, done = self._frame_labels, sum(map(len, self._frame_parts))
+        ts = self.frame_times()[done : done + FRAME_CHUNK]
         self.worker.submit(
             Request(
                 "frames",
@@ -299,7 +345,6 @@ class Controller(QObject):
                 lambda s: s.generate_batch(labels, noise_ops.interpolate(a, b, ts, mask=mask)),
             )
         )
-        self.frames_changed.emit()  # now pending
 
     @property
     def frames_pending(self) -> bool:
@@ -307,8 +352,13 @@ class Controller(QObject):
 
     def _clear_frames(self) -> None:
         self._latest.pop("frames", None)  # a frames result still on its way is stale now
-        self.frames = None
+        self.frames, self._frame_parts = None, []
         self.frames_changed.emit()
+
+    def current_frame(self) -> int | None:
+        """The frame whose noise the document holds (set as A or B, or scrubbed to), if any."""
+        doc, shown = self.document, self._shown_frame
+        return shown[0] if doc is not None and shown is not None and doc.noise is shown[1] else None
 
     def show_frame(self, index: int) -> None:
         """Make frame `index` current: its image at once, and its noise for what follows."""
@@ -316,6 +366,9 @@ class Controller(QObject):
             return
         a, b, mask = self._frame_noise_args
         z = noise_ops.interpolate(a, b, [self.frame_times()[index]], mask=mask)
+        if self.document.noise is not None and torch.equal(z, self.document.noise):
+            z = self.document.noise  # e.g. A itself: the history knows a variation by its noise tensor
+        self._shown_frame = (index, z)
         self.document.set_noise(z)
         self.document.set_image(self.frames[index])
 
@@ -348,11 +401,19 @@ class Controller(QObject):
         doc = self._need_document()
         save_label_png(path, doc.labels, doc.config)
 
-    def export_image(self, path: str | Path) -> None:
+    def export_image(self, path: str | Path, default_suffix: str = ".png") -> Path:
+        """Save the result as PNG, JPEG or another type PIL writes (`default_suffix` when the name has none);
+        returns the path written."""
         doc = self._need_document()
         if doc.image is None:
             raise ValueError("there is no image yet: generate one first")
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_name(path.name + default_suffix)
+        if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
+            raise ValueError(f"{path.name}: '{path.suffix}' is not an image type that can be saved; use .png or .jpg")
         Image.fromarray(doc.image).save(path, quality=95)
+        return path
 
     def project_data(self) -> project.ProjectData:
         doc = self._need_document()
@@ -387,9 +448,11 @@ class Controller(QObject):
         if self.model is None or not self.model.can_segment:
             raise RuntimeError("this model has no discriminator, so it cannot turn photos into layouts")
         try:
-            with Image.open(path) as im:
-                rgb = image_to_rgb(im.convert("RGB").resize((doc.shape[1], doc.shape[0]), Image.BICUBIC))
-        except (OSError, SyntaxError, ValueError) as e:
+            im = open_image(path, "photo")
+            rgb = image_to_rgb(im.convert("RGB").resize((doc.shape[1], doc.shape[0]), Image.BICUBIC))
+        except LabelError as e:
+            raise LabelError(f"{path}: {e}") from e
+        except (OSError, ValueError) as e:
             raise LabelError(f"{path}: not a readable photo ({e})") from e
         self.worker.submit(Request("segment", self._next("segment"), lambda s: s.segment(rgb)))
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from .controller import ModelInfo
+from .model_sources import describe_source
 from .settings import DEVICES, PRECISIONS
 
 
@@ -76,7 +77,7 @@ def model_card_text(info: ModelInfo | None) -> str:
         return head + readme.read_text(encoding="utf-8", errors="replace")
     cfg = info.config
     return head + (
-        f"## Model: {info.name}\n\nSource: `{info.source}`\n\n"
+        f"## Model: {info.name}\n\nSource: `{describe_source(info.source)}`\n\n"
         f"{cfg.label_nc} classes, {cfg.width}x{cfg.height} pixels, "
         f"{'3D noise of ' + str(cfg.z_dim) + ' channels' if cfg.noise_3d else 'no 3D noise'}, "
         f"{'with' if info.can_segment else 'without'} a discriminator (photo to layout).\n\n"

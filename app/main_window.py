@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from oasis_core import bundled_models, default_model, import_official, load_model
+from oasis_core import bundled_models, default_model
 
 from . import project
 from .autosave import AUTOSAVE_MS, Autosaver, recovery_model_source
@@ -39,6 +38,7 @@ from .controller import FRAME_COUNT, MAX_UI_SEED, Controller, ModelInfo
 from .dialogs import SettingsDialog, about_dialog, shortcuts_dialog
 from .document import Document
 from .examples import Example, examples_for
+from .model_sources import default_source, describe_source, model_loader, official_source
 from .palette import NUMBER_KEYS, PaletteWidget
 from .settings import device_settings, recovery_path, save_device_settings
 from .views import HistoryStrip, InterpolationPanel, ResultView
@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
         self.interp.frame_selected.connect(c.show_frame)
         self.interp.export_gif.connect(self.export_gif_dialog)
         self.palette.class_selected.connect(lambda i: self.tools.update(class_id=i))
-        self.palette.reroll_requested.connect(c.reroll_class)
+        self.palette.reroll_requested.connect(self.reroll_class)
         self.palette.eraser_requested.connect(lambda i: self.tools.update(background_id=i))
         self.canvas.class_picked.connect(self.palette.select)
         self.canvas.hovered.connect(self._hovered)
@@ -356,9 +356,10 @@ class MainWindow(QMainWindow):
         return self.controller.document
 
     def _on_document(self, doc: Document) -> None:
+        self.project_path = None  # a new picture: Save must not write over the previous one's file
         self.canvas.set_document(doc)
-        self.result.set_image(doc.image)
-        doc.image_changed.connect(lambda: self.result.set_image(doc.image))
+        self._image_changed(doc)
+        doc.image_changed.connect(lambda: self._image_changed(doc))
         doc.undo_state_changed.connect(self._undo_state)
         doc.modified_changed.connect(lambda _: self._update_title())
         doc.noise_changed.connect(self._noise_changed)
@@ -368,9 +369,15 @@ class MainWindow(QMainWindow):
         self._selection_state()
         self._update_title()
 
+    def _image_changed(self, doc: Document) -> None:
+        self.result.set_image(doc.image)
+        self.a_export.setEnabled(doc.image is not None)
+
     def _on_model(self, info: ModelInfo) -> None:
         self._close_progress()
         self.load_error = None
+        if (info.device, info.precision) != device_settings():
+            save_device_settings(info.device, info.precision)  # what works: a setting that failed is not kept
         cfg = info.config
         self.palette.set_config(cfg)
         first = cfg.semantic_ids[0]
@@ -381,17 +388,42 @@ class MainWindow(QMainWindow):
         self.device_label.setText(info.description)
         self._set_model_actions(info)
         if self._restore_pending is not None:
-            path, self._restore_pending = self._restore_pending, None
-            if self._guarded("Could not restore the autosaved project", self.controller.open_project, path) is not None:
-                self.doc.mark_modified()
-                self.statusBar().showMessage("Restored the autosaved project", 8000)
+            self._restore()
+
+    def _restore(self) -> None:
+        """Open the autosaved project of a crashed session. It stays the recovery file (the autosave does not
+        write over it) until it is restored or the user lets it go."""
+        path = self._restore_pending
+        try:
+            self.controller.open_project(path)
+        except (OSError, ValueError) as e:
+            answer = QMessageBox.question(
+                self,
+                "Could not restore the autosaved project",
+                f"{e}\n\nKeep the autosaved project, to restore it when a model it fits is loaded? No deletes it.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                return
+            path.unlink(missing_ok=True)
+        else:
+            self.doc.mark_modified()
+            self.statusBar().showMessage("Restored the autosaved project", 8000)
+        self._set_restore_pending(None)
+
+    def _set_restore_pending(self, path: Path | None) -> None:
+        self._restore_pending = path
+        if self.autosaver is not None:
+            self.autosaver.paused = path is not None
 
     def _on_model_failed(self, message: str) -> None:
         self._close_progress()
-        self._restore_pending = None
         self.load_error = message
         if self.controller.model is None:
-            self.empty_message.setText(f"No model loaded.\n\n{message}\n\nOpen a model folder or a Hub id to start.")
+            kept = "\n\nThe autosaved work is kept: it is restored once a model loads." if self._restore_pending else ""
+            self.empty_message.setText(
+                f"No model loaded.\n\n{message}{kept}\n\nOpen a model folder or a Hub id to start."
+            )
             self.stack.setCurrentIndex(0)
             self.statusBar().showMessage("no model loaded")
         if self._interactive_load:
@@ -411,7 +443,6 @@ class MainWindow(QMainWindow):
             self.a_live,
             self.a_select_all,
             self.a_invert,
-            self.a_settings,
             *self.class_actions,
             *self.tool_actions.values(),
         ):
@@ -421,6 +452,7 @@ class MainWindow(QMainWindow):
         for w in (self.seed_spin, self.interp, self.lock_check):
             w.setEnabled(noise)
         self.live_check.setEnabled(loaded)
+        self.a_export.setEnabled(self.doc is not None and self.doc.image is not None)
         self._fill_examples_menu(info)
         self.a_photo.setEnabled(loaded and info.can_segment)
         self.a_photo.setToolTip(
@@ -492,7 +524,7 @@ class MainWindow(QMainWindow):
             status = "layout changed: Generate remakes the frames"
         else:
             status = "Set A and B"
-        self.interp.set_frames(FRAME_COUNT, c.frames is not None, status)
+        self.interp.set_frames(FRAME_COUNT, c.frames is not None, status, c.current_frame() or 0)
 
     # ---- small actions ---------------------------------------------------------------------------
     def _select(self, make: Callable[[tuple[int, int]], np.ndarray]) -> None:
@@ -528,8 +560,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select a region first (M: rectangle, L: lasso)", 5000)
 
     def reroll_current_class(self) -> None:
-        if not self.controller.reroll_class(self.tools.class_id):
-            self.statusBar().showMessage("The selected class is not on the canvas", 5000)
+        self.reroll_class(self.tools.class_id)
+
+    def reroll_class(self, class_id: int) -> None:
+        if self.doc is not None and not self.controller.reroll_class(class_id):
+            name = self.doc.config.class_names[class_id]
+            why = "is not on the canvas" if self.doc.noise is not None else "has no noise to re-roll in this model"
+            self.statusBar().showMessage(f"Nothing re-rolled: '{name}' {why}", 5000)
 
     def _notice(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
@@ -559,24 +596,28 @@ class MainWindow(QMainWindow):
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             )
             if answer == QMessageBox.StandardButton.Yes:
-                self._restore_pending = rec
+                self._set_restore_pending(rec)
                 model = model or recovery_model_source(rec)
             else:
                 rec.unlink(missing_ok=True)
+        model = model or default_source()
         if model:
             self.load_model_source(model, interactive=False)
-        else:
-            self._load(default_model, "bundled default", None, interactive=False)
+        else:  # nothing bundled: the loader's error says so in the window
+            self._load(default_model, "", None, interactive=False)
 
     def load_model_source(self, source: str, interactive: bool = True) -> None:
-        """A model folder or a Hub id."""
-        folder = Path(source) if os.path.isdir(source) else None
-        self._load(lambda: load_model(source), source, folder, interactive)
+        """A model folder, a Hub id or an imported checkpoint (see `model_sources`)."""
+        loader, folder = model_loader(source)
+        self._load(loader, source, folder, interactive)
 
     def _load(self, loader: Callable[[], Any], source: str, folder: Path | None, interactive: bool) -> None:
+        """`interactive`: the user asked for it, so unsaved work is offered for saving and failures get a dialog."""
+        if interactive and not self._maybe_save("Save the project before loading another model?"):
+            return
         self._interactive_load = interactive
         if interactive:
-            self._progress = QProgressDialog(f"Loading {source}…", "", 0, 0, self)
+            self._progress = QProgressDialog(f"Loading {describe_source(source)}…", "", 0, 0, self)
             self._progress.setCancelButton(None)
             self._progress.setWindowTitle("Loading model")
             self._progress.setWindowModality(Qt.WindowModality.WindowModal)
@@ -627,13 +668,15 @@ class MainWindow(QMainWindow):
             str(Path(gen).parent),
             "PyTorch checkpoints (*.pth *.pt)",
         )
-        self._load(lambda: import_official(gen, dataset, disc or None), gen, None, interactive=True)
+        self.load_model_source(official_source(gen, dataset, disc or None))
 
     def settings_dialog(self) -> None:
+        """Also without a model (e.g. when the saved device cannot load one); a setting that fails is reported."""
         device, precision = device_settings()
         dlg = SettingsDialog(device, precision, self)
         if dlg.exec():
             save_device_settings(dlg.device.currentText(), dlg.precision.currentText())
+            self._interactive_load = True
             self.controller.reconfigure(dlg.device.currentText(), dlg.precision.currentText())
 
     # ---- files -----------------------------------------------------------------------------------
@@ -663,9 +706,10 @@ class MainWindow(QMainWindow):
             self._guarded("Could not save the layout", self.controller.save_labels, path)
 
     def export_image_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export image", "image.png", IMAGE_FILTER)
+        path, chosen = QFileDialog.getSaveFileName(self, "Export image", "image.png", IMAGE_FILTER)
         if path:
-            self._guarded("Could not export the image", self.controller.export_image, path)
+            suffix = ".jpg" if chosen.startswith("JPEG") else ".png"  # for a name typed without one
+            self._guarded("Could not export the image", self.controller.export_image, path, suffix)
 
     def export_gif_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export interpolation", "interpolation.gif", "GIF (*.gif)")
@@ -684,7 +728,7 @@ class MainWindow(QMainWindow):
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", filter=PROJECT_FILTER)
-        if path:
+        if path and self._maybe_save("Save the project before opening another one?"):
             self.open_project(path)
 
     def save_project(self, path: str | Path) -> bool:
@@ -710,22 +754,28 @@ class MainWindow(QMainWindow):
             self._guarded("Could not use the photo", self.controller.segment_photo, path)
 
     # ---- shutdown --------------------------------------------------------------------------------
+    def _maybe_save(self, question: str) -> bool:
+        """Before unsaved work is replaced: Save, Discard or Cancel. False: keep it (cancelled, or not saved)."""
+        if self.doc is None or not self.doc.modified:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            question,
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Cancel:
+            return False
+        return answer != QMessageBox.StandardButton.Save or self.save_project_action()
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.doc is not None and self.doc.modified:
-            answer = QMessageBox.question(
-                self,
-                "Unsaved changes",
-                "Save the project before closing?",
-                QMessageBox.StandardButton.Save
-                | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel,
-            )
-            if answer == QMessageBox.StandardButton.Cancel or (
-                answer == QMessageBox.StandardButton.Save and not self.save_project_action()
-            ):
-                event.ignore()
-                return
+        if not self._maybe_save("Save the project before closing?"):
+            event.ignore()
+            return
         if self.autosaver is not None:
-            self.autosaver.discard()
+            if self._restore_pending is None:
+                self.autosaver.discard()
+            else:
+                self.autosaver.stop()  # the crashed session's work, not restored yet, is offered again next time
         self.controller.shutdown()
         event.accept()

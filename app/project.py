@@ -24,6 +24,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from oasis_core import LabelError, ModelConfig, palette_image, validate_labels
+from oasis_core.labels import open_image
 
 FORMAT = "oasis-studio-project"
 FORMAT_VERSION = 1
@@ -86,11 +87,9 @@ def save_project(path: str | os.PathLike[str], data: ProjectData, config: ModelC
 
 def _read_image(z: zipfile.ZipFile, name: str) -> Image.Image:
     try:
-        im = Image.open(io.BytesIO(z.read(name)))
-        im.load()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ProjectError(f"{name} in the project is not a readable image ({e})") from e
-    return im
+        return open_image(io.BytesIO(z.read(name)))
+    except LabelError as e:
+        raise ProjectError(f"{name} in the project: {e}") from e
 
 
 def load_project(path: str | os.PathLike[str], config: ModelConfig) -> ProjectData:

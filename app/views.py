@@ -114,10 +114,11 @@ class InterpolationPanel(QWidget):
         self.slider.valueChanged.connect(self.frame_selected)
         self.gif_button.clicked.connect(self.export_gif)
 
-    def set_frames(self, count: int, ready: bool, status: str) -> None:
+    def set_frames(self, count: int, ready: bool, status: str, index: int) -> None:
+        """`index`: the frame the document shows."""
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(count - 1, 0))
-        self.slider.setValue(0)
+        self.slider.setValue(index)
         self.slider.blockSignals(False)
         self.slider.setEnabled(ready)
         self.gif_button.setEnabled(ready)

@@ -1,5 +1,8 @@
 """The one thread that owns the Synthesizer. Requests carry a sequence number; per kind only the newest
-pending request is kept, so bursts coalesce and stale work is dropped before it runs."""
+pending request is kept, so bursts coalesce and stale work is dropped before it runs.
+
+A load either succeeds or leaves the previous model working. After a new model has loaded, queued requests
+wait until the GUI says which of them still fit (`resume`, after `cancel` when the document was replaced)."""
 
 from __future__ import annotations
 
@@ -33,6 +36,21 @@ class ModelRequest:
     precision: str
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A model that is ready, with its synthesizer's description and the device settings in effect."""
+
+    model: OasisModel
+    description: str
+    device: str
+    precision: str
+    problem: str  # why the requested device settings are not the ones in effect; "" when they are
+
+
+def _message(e: BaseException) -> str:
+    return str(e) or e.__class__.__name__
+
+
 def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
 
@@ -42,7 +60,7 @@ class InferenceWorker(QObject):
 
     finished = Signal(str, int, object, float)  # kind, seq, result, seconds
     failed = Signal(str, int, str)  # kind, seq, message
-    model_ready = Signal(int, object, str)  # seq, OasisModel, synthesizer description
+    model_ready = Signal(int, object)  # seq, Loaded
     model_failed = Signal(int, str)
     notice = Signal(str)  # e.g. a fallback to the CPU after a GPU out-of-memory
     described = Signal(str)  # the synthesizer changed device or precision
@@ -57,6 +75,8 @@ class InferenceWorker(QObject):
         self._pending_model: ModelRequest | None = None
         self._model: OasisModel | None = None
         self._synth: Any = None
+        self._settings = ("auto", "auto")  # device and precision of the working synthesizer
+        self._held = False  # a new model loaded: requests wait for `resume`
         self._wake.connect(self._run_pending)  # queued: the slot runs in the worker's thread
 
     # ---- GUI-thread side -------------------------------------------------------------------------
@@ -66,9 +86,20 @@ class InferenceWorker(QObject):
         self._wake.emit()
 
     def load(self, request: ModelRequest) -> None:
+        """Requests already queued stay: they still fit if the load fails, reconfigures or keeps the document."""
         with self._lock:
             self._pending_model = request
-            self._pending.clear()  # requests built for the old model are meaningless now
+        self._wake.emit()
+
+    def cancel(self) -> None:
+        """Drop every queued request (they were made for a document that is gone)."""
+        with self._lock:
+            self._pending.clear()
+
+    def resume(self) -> None:
+        """Run queued requests again after a new model: the GUI has attached its document (or kept the old)."""
+        with self._lock:
+            self._held = False
         self._wake.emit()
 
     # ---- worker-thread side ----------------------------------------------------------------------
@@ -77,6 +108,8 @@ class InferenceWorker(QObject):
             if self._pending_model is not None:
                 req, self._pending_model = self._pending_model, None
                 return req
+            if self._held:
+                return None
             for kind in ("generate", "segment", "frames"):  # interactive work first
                 if kind in self._pending:
                     return self._pending.pop(kind)
@@ -101,13 +134,38 @@ class InferenceWorker(QObject):
             model = req.loader() if req.loader is not None else self._model
             if model is None:
                 raise RuntimeError("no model is loaded")
-            self._synth = None  # free the old one (GPU memory) before building the next
-            self._synth = self._factory(model, req.device, req.precision)
-            self._model = model
         except Exception as e:  # noqa: BLE001 - every failure must reach the user, the thread must live on
-            self.model_failed.emit(req.seq, str(e) or e.__class__.__name__)
+            self.model_failed.emit(req.seq, _message(e))  # the current model and synthesizer stay
             return
-        self.model_ready.emit(req.seq, model, self._synth.describe())
+        wanted = (req.device, req.precision)
+        self._synth = None  # free the old one (GPU memory) before building the next
+        errors = []
+        # A device or precision this machine lacks falls back to the settings that worked so far.
+        for settings in dict.fromkeys([wanted, self._settings]):
+            try:
+                self._synth = self._factory(model, *settings)
+            except Exception as e:  # noqa: BLE001
+                errors.append(_message(e))
+                continue
+            if req.loader is not None:
+                with self._lock:
+                    self._held = True
+            self._model, self._settings = model, settings
+            problem = (
+                f"Could not use device '{req.device}' with precision '{req.precision}': {errors[0]}" if errors else ""
+            )
+            self.model_ready.emit(req.seq, Loaded(model, self._synth.describe(), *settings, problem))
+            return
+        self._rebuild()
+        self.model_failed.emit(req.seq, errors[0])
+
+    def _rebuild(self) -> None:
+        """Back to the previous model's synthesizer after a model that cannot run here."""
+        if self._model is not None:
+            try:
+                self._synth = self._factory(self._model, *self._settings)
+            except Exception:  # noqa: BLE001 - it worked before; if not now, requests report "no model is loaded"
+                self._synth = None
 
     def _run(self, req: Request) -> None:
         if self._synth is None:
@@ -124,14 +182,15 @@ class InferenceWorker(QObject):
                 start = time.perf_counter()
                 result = req.job(self._synth)
         except Exception as e:  # noqa: BLE001
-            self.failed.emit(req.kind, req.seq, str(e) or e.__class__.__name__)
+            self.failed.emit(req.kind, req.seq, _message(e))
             return
         self.finished.emit(req.kind, req.seq, result, time.perf_counter() - start)
 
     def _fall_back_to_cpu(self) -> None:
         self._synth = None
         torch.cuda.empty_cache()
-        self._synth = self._factory(self._model, "cpu", "auto")
+        self._settings = ("cpu", "auto")
+        self._synth = self._factory(self._model, *self._settings)
         self.notice.emit("The GPU ran out of memory: switched to the CPU for this session. " + self._synth.describe())
         self.described.emit(self._synth.describe())
 

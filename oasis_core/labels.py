@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
 from PIL import Image
@@ -52,6 +54,27 @@ def image_to_rgb(image: np.ndarray | Image.Image) -> np.ndarray:
     return np.ascontiguousarray(arr[..., :3])
 
 
+def open_image(fp: str | os.PathLike[str] | IO[bytes], what: str = "image") -> Image.Image:
+    """Open and decode an image file; a LabelError says why it cannot be used (unreadable, too large).
+
+    Images beyond PIL's decompression-bomb limit are refused before they are decoded: no layout or photo
+    needs that many pixels, and decoding one would take seconds and gigabytes.
+    """
+    limit = Image.MAX_IMAGE_PIXELS  # read now: a program may change (or lift, None) PIL's limit
+    try:
+        with Image.open(fp) as im:
+            if limit is None or im.width * im.height <= limit:
+                im.load()
+                return im
+            size = f"{im.width} x {im.height} pixels"
+    except Image.DecompressionBombError as e:  # not an OSError: beyond twice the limit, PIL refuses to open
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{found.group(1)} pixels" if found else f"more than {2 * limit} pixels"
+    except (OSError, SyntaxError, ValueError) as e:
+        raise LabelError(f"not a readable {what} ({e})") from e
+    raise LabelError(f"image too large: {size} (at most {limit} pixels can be opened)")
+
+
 @dataclass
 class LoadedLabels:
     labels: np.ndarray
@@ -85,10 +108,9 @@ def colors_to_labels(rgb: np.ndarray, config: ModelConfig) -> LoadedLabels:
 def read_label_png(path: str | os.PathLike[str], config: ModelConfig) -> LoadedLabels:
     """Read an index PNG (mode P/L/I;16: values are ids) or a colour PNG (mapped through the palette)."""
     try:
-        with Image.open(path) as im:
-            im.load()
-    except (OSError, SyntaxError) as e:
-        raise LabelError(f"{path}: not a readable image ({e})") from e
+        im = open_image(path)
+    except LabelError as e:
+        raise LabelError(f"{path}: {e}") from e
     if im.mode in ("P", "L", "I;16", "I"):
         arr = np.asarray(im).astype(np.int64)
         try:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app import main as app_main
 from app.autosave import Autosaver
@@ -246,3 +246,43 @@ def test_screenshot_cli(tmp_path, model_dir, isolated_data, capsys) -> None:
     with Image.open(out) as im:
         assert im.size[0] > 600 and im.size[1] > 400
     assert str(out) in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_images_too_large_are_refused_with_their_size(studio, dialogs, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # PIL's limit, lowered so that small files exceed it
+    c = studio.controller
+    Image.new("L", (50, 50)).save(tmp_path / "big.png")  # 2500 pixels: PIL only warns
+    Image.new("L", (100, 100)).save(tmp_path / "huge.png")  # beyond twice the limit: DecompressionBombError
+    studio.save_project(tmp_path / "p.oasis")
+    with zipfile.ZipFile(tmp_path / "p.oasis", "a") as z:
+        z.writestr("image.png", (tmp_path / "huge.png").read_bytes())
+    labels = painted(studio)
+    doc = c.document
+    assert not studio.open_labels(tmp_path / "huge.png")
+    assert "image too large: 10000 pixels" in dialogs.kinds("critical")[-1][2]
+    assert not studio.open_labels(tmp_path / "big.png")
+    assert "image too large: 50 x 50 pixels" in dialogs.kinds("critical")[-1][2]
+    assert studio._guarded("Could not use the photo", c.segment_photo, tmp_path / "huge.png") is None
+    assert "image too large" in dialogs.kinds("critical")[-1][2]
+    assert not studio.open_project(tmp_path / "p.oasis")
+    assert "image.png in the project: image too large" in dialogs.kinds("critical")[-1][2]
+    assert len(dialogs.kinds("critical")) == 4 and c.document is doc
+    np.testing.assert_array_equal(doc.labels, labels)
+
+
+def test_export_needs_an_image_and_names_get_an_extension(studio, qtbot, dialogs, tmp_path, monkeypatch) -> None:
+    c = studio.controller
+    assert not studio.a_export.isEnabled()
+    c.generate()
+    image = wait_image(qtbot, studio)
+    assert studio.a_export.isEnabled()
+    assert c.export_image(tmp_path / "picture") == tmp_path / "picture.png"
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "picture.png")), image)
+    chosen = (str(tmp_path / "photo"), "JPEG image (*.jpg *.jpeg)")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: chosen)
+    studio.a_export.trigger()
+    assert Image.open(tmp_path / "photo.jpg").format == "JPEG" and not dialogs.shown
+    chosen = (str(tmp_path / "picture.xyz"), "PNG image (*.png)")
+    studio.a_export.trigger()
+    assert "use .png or .jpg" in dialogs.kinds("critical")[-1][2] and not (tmp_path / "picture.xyz").exists()

@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QTableWidget
 
-from app.controller import FRAME_COUNT, Controller
+from app.controller import FRAME_CHUNK, FRAME_COUNT, Controller
 from app.dialogs import shortcuts_dialog
 from oasis_core import OasisModel, Synthesizer
 from oasis_core import noise as noise_ops
@@ -296,3 +296,95 @@ def test_keyboard_shortcuts_do_not_steal_typing(studio, qtbot) -> None:
     studio.palette.search.setFocus()
     qtbot.keyClick(studio.palette.search, Qt.Key.Key_4)  # text, not "class 4"
     assert studio.palette.search.text() == "4" and studio.tools.class_id == 2
+
+
+class Recording(SlowSynth):
+    """Records the order of its calls; frame batches take `delay` per frame."""
+
+    delay = 0.0
+
+    def __init__(self, model, device="cpu", precision="auto") -> None:
+        super().__init__(model)
+        self.calls: list[str] = []
+
+    def generate(self, labels, noise=None, seed=None):
+        self.calls.append("generate")
+        return super().generate(labels, noise, seed)
+
+    def generate_batch(self, labels, noise, batch_size=8):
+        self.calls.append(f"frames {len(noise)}")
+        time.sleep(self.delay * len(noise))
+        return self.inner.generate_batch(labels, noise, batch_size)
+
+
+def test_a_generation_does_not_wait_for_the_interpolation_frames(qtbot, model_dir, dialogs) -> None:
+    synths: list[Recording] = []
+    window = make_window(qtbot, model_dir, Controller(lambda m, d, p: synths.append(Recording(m)) or synths[-1]))
+    c, doc, synth = window.controller, window.controller.document, synths[0]
+    c.new_variation(1)
+    c.set_interp_end("a")
+    c.new_variation(2)
+    c.set_interp_end("b")
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    synth.calls.clear()
+    synth.delay = 0.1
+    mask = np.zeros(doc.shape, dtype=bool)
+    mask[:4] = True
+    doc.paint(mask, 3)  # the frames are stale now: Generate remakes them
+    c.generate()
+    qtbot.waitUntil(lambda: len(synth.calls) > 1, timeout=5000)
+    assert synth.calls[:2] == ["generate", f"frames {FRAME_CHUNK}"]  # the generation first, the frames after
+    frames_pending_at_image: list[bool] = []
+    doc.image_changed.connect(lambda: frames_pending_at_image.append(c.frames_pending))
+    c.new_variation(3)  # asked for while the frames are being made
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    assert frames_pending_at_image[0], "the generation waited for all the frames"
+    assert synth.calls.count("generate") == 2
+    assert {call for call in synth.calls if call != "generate"} == {f"frames {FRAME_CHUNK}"}
+
+
+def test_settings_ok_keeps_the_queued_generation_and_frames(qtbot, model_dir, dialogs) -> None:
+    synths: list[SlowSynth] = []
+
+    def factory(model, device, precision):
+        synths.append(SlowSynth(model))
+        synths[-1].delay = 0.3
+        return synths[-1]
+
+    window = make_window(qtbot, model_dir, Controller(factory))
+    c, doc = window.controller, window.controller.document
+    c.new_variation(1)  # running in the worker
+    c.set_interp_end("a")
+    c.new_variation(2)  # queued, as are the frames
+    c.set_interp_end("b")
+    c.reconfigure("cpu", "auto")  # Settings, OK
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    assert not c.frames_pending and window.interp.status.text() == f"{FRAME_COUNT} frames"
+    assert len(synths) == 2 and synths[1].generated_labels  # the queued generation ran on the new synthesizer
+    assert c.history[-1].seed == 2 and c.history[-1].noise is doc.noise
+
+
+def test_remade_frames_show_at_the_slider_position(studio, qtbot) -> None:
+    c, doc = studio.controller, studio.controller.document
+    c.new_variation(1)
+    c.set_interp_end("a")
+    c.new_variation(2)
+    c.set_interp_end("b")
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    studio.interp.slider.setValue(5)
+    mask = np.zeros(doc.shape, dtype=bool)
+    mask[:, :24] = True
+    doc.set_selection(mask)
+    old = c.frames
+    studio.interp.in_selection.setChecked(True)  # the frames are remade
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    assert not np.array_equal(c.frames[5], old[5])
+    assert studio.interp.slider.value() == 5
+    np.testing.assert_array_equal(doc.image, c.frames[5])
+
+
+def test_rerolling_a_class_that_is_not_painted_says_so(studio) -> None:
+    before = studio.controller.document.noise
+    studio.palette.reroll_requested.emit(3)  # the palette's "Re-roll this class's noise"
+    assert studio.controller.document.noise is before
+    assert "'water' is not on the canvas" in studio.statusBar().currentMessage()

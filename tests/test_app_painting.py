@@ -145,3 +145,34 @@ def test_zoom_keeps_the_point_under_the_cursor(canvas: CanvasView) -> None:
     after = canvas.to_widget(12, 8)
     assert abs(after.x() - anchor.x()) < 1e-6 and abs(after.y() - anchor.y()) < 1e-6
     assert canvas.to_canvas(canvas.to_widget(12.5, 8.5)) == (12, 8)
+
+
+def test_a_gesture_ends_with_the_tool_that_started_it(canvas: CanvasView) -> None:
+    """A tool key pressed in the middle of a drag changes the tool for the next press, not this gesture."""
+    t, doc = canvas.tools, canvas.doc
+    t.update(tool=Tool.BRUSH, class_id=3, size=1, round_tip=False)
+    canvas.press_at((2, 2))
+    canvas.drag_to((10, 2))
+    t.update(tool=Tool.FILL)
+    canvas.release_at((12, 2))
+    assert not doc.in_stroke and doc.modified and doc.undo_stack.undo_label == "Brush"
+    assert (doc.labels[2, 2:13] == 3).all() and (doc.labels == 3).sum() == 11
+    t.update(tool=Tool.ERASER, background_id=1)
+    canvas.press_at((2, 2))
+    t.update(tool=Tool.BRUSH)
+    canvas.release_at((5, 2))
+    assert doc.undo_stack.undo_label == "Eraser" and (doc.labels[2, 2:6] == 1).all()  # erased to the end
+    t.update(tool=Tool.RECT, class_id=4)
+    canvas.press_at((20, 10))
+    t.update(tool=Tool.PAN)
+    canvas.release_at((25, 15))
+    assert (doc.labels[10:16, 20:26] == 4).all()
+    t.update(tool=Tool.LASSO)
+    drag_points = [(30, 5), (40, 5), (40, 15)]
+    canvas.press_at(drag_points[0])
+    for p in drag_points[1:]:
+        canvas.drag_to(p)
+    t.update(tool=Tool.BRUSH)
+    canvas.release_at((30, 15))
+    assert doc.selection is not None and doc.selection[10, 35] and not canvas._lasso
+    assert doc.undo() and doc.undo() and doc.undo() and (doc.labels == 0).all()
