@@ -17,7 +17,9 @@ from oasis_core import colorize
 from . import painting
 from .document import Document
 
-MIN_SCALE, MAX_SCALE = 0.25, 32.0
+MIN_SCALE, MAX_SCALE = 0.25, 32.0  # widened to the fitted scale where that lies outside
+ZOOM_STEP = 1.25  # one zoom action or mouse-wheel notch
+WHEEL_NOTCH = 120  # angleDelta of one notch; touchpads send fractions of it
 
 
 class Tool(str, Enum):
@@ -131,18 +133,24 @@ class CanvasView(QWidget):
         self.update()
 
     # ---- view transform --------------------------------------------------------------------------
+    def _fitted_scale(self) -> float:
+        h, w = self.doc.shape
+        return max(min((self.width() - 8) / w, (self.height() - 8) / h), 0.05)
+
     def fit(self) -> None:
         if self.doc is None:
             return
         h, w = self.doc.shape
-        self._scale = max(min((self.width() - 8) / w, (self.height() - 8) / h), 0.05)
+        self._scale = self._fitted_scale()
         self._offset = QPointF((self.width() - w * self._scale) / 2, (self.height() - h * self._scale) / 2)
         self._fit = True
         self.update()
 
     def zoom(self, factor: float, around: QPointF | None = None) -> None:
         around = around if around is not None else QPointF(self.width() / 2, self.height() / 2)
-        new = min(max(self._scale * factor, MIN_SCALE), MAX_SCALE)
+        # The limits include the fitted and the current scale, so that zooming out never zooms in and vice versa.
+        limits = (self._scale, self._fitted_scale()) if self.doc is not None else (self._scale,)
+        new = min(max(self._scale * factor, min(MIN_SCALE, *limits)), max(MAX_SCALE, *limits))
         # Keep the canvas point under `around` where it is.
         self._offset = around - (around - self._offset) * (new / self._scale)
         self._scale = new
@@ -166,7 +174,12 @@ class CanvasView(QWidget):
         super().resizeEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8, event.position())
+        notches = event.angleDelta().y() / WHEEL_NOTCH
+        if not notches:  # a horizontal scroll
+            event.ignore()
+            return
+        # Fractional notches zoom by the fraction: a touchpad's many small deltas add up to what a wheel does.
+        self.zoom(ZOOM_STEP**notches, event.position())
 
     # ---- painting --------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:

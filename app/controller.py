@@ -54,6 +54,7 @@ class Variation:
     seed: int
     noise: torch.Tensor | None
     image: np.ndarray
+    plain: bool  # the noise is what `seed` draws (no local re-rolls)
 
 
 class Controller(QObject):
@@ -96,7 +97,8 @@ class Controller(QObject):
         self._frame_labels: np.ndarray | None = None  # the layout of the frames being made
         self._frame_parts: list[np.ndarray] = []  # their chunks made so far
         self._shown_frame: tuple[int, torch.Tensor] | None = None  # a frame index and the noise it gave the document
-        self.frames_stale = False  # the layout changed since the frames were made
+        self.frames_stale = ""  # what changed since the frames were made ("layout", "selection"); "" if nothing
+        self._pending_layout: np.ndarray | None = None  # a photo's layout that waits for the open stroke to end
         self._live_timer = QTimer(self, singleShot=True, interval=LIVE_DELAY_MS)
         self._live_timer.timeout.connect(self.generate)
 
@@ -172,9 +174,14 @@ class Controller(QObject):
     def _attach(self, doc: Document) -> None:
         if self.document is not None:
             self.document.edit_finished.disconnect(self._on_edit)
+            self.document.stroke_ended.disconnect(self._apply_pending_layout)
+            self.document.selection_changed.disconnect(self._on_selection)
             self.document.deleteLater()
         self.document = doc
         doc.edit_finished.connect(self._on_edit)
+        doc.stroke_ended.connect(self._apply_pending_layout)
+        doc.selection_changed.connect(self._on_selection)
+        self._pending_layout = None
         # Work for the old document: queued requests go, results still on their way become stale.
         self.worker.cancel()
         for kind in ("generate", "segment"):
@@ -198,8 +205,10 @@ class Controller(QObject):
         if doc is None or self.model is None:
             return
         self._live_timer.stop()
-        labels, z, seed = doc.labels.copy(), doc.noise, doc.seed
-        self.worker.submit(Request("generate", self._next("generate"), lambda s: (s.generate(labels, z), z, seed)))
+        labels, z, seed, plain = doc.labels.copy(), doc.noise, doc.seed, doc.noise_is_plain()
+        self.worker.submit(
+            Request("generate", self._next("generate"), lambda s: (s.generate(labels, z), z, seed, plain))
+        )
         if self.frames_stale:
             self.make_frames()  # after the generation: the worker runs it first, the frames in chunks after
 
@@ -208,17 +217,30 @@ class Controller(QObject):
         if on:
             self.generate()
 
-    def _on_edit(self, changed: np.ndarray) -> None:
+    def _on_edit(self, changed: np.ndarray, undone: bool) -> None:
+        """`undone`: an Undo or Redo, which brings back its own noise: re-rolling it would lose that picture."""
         doc = self.document
         if doc is None:
             return
-        if not self.lock_noise and doc.noise is not None:
-            doc.reroll_noise(changed, self._new_seed())
+        if not self.lock_noise and not undone and doc.noise is not None:
+            doc.reroll_noise(changed, self._new_seed(), with_last_edit=True)
         if self._frame_args() is not None:
-            self.frames_stale = True  # remade with the next generation
-            self._clear_frames()
+            self._outdate_frames("layout")
         if self.live:
             self._live_timer.start()  # restarted by every edit: a burst gives one generation
+
+    def _on_selection(self) -> None:
+        """Frames interpolated only inside the selection are stale once it changes, as after a layout edit."""
+        args, made = self._frame_args(), self._frame_noise_args
+        if not self.interp_in_selection or args is None or made is None or self.frames_stale:
+            return
+        old, new = made[2], args[2]
+        if (old is None) != (new is None) or (old is not None and not np.array_equal(old, new)):
+            self._outdate_frames("selection")
+
+    def _outdate_frames(self, what: str) -> None:
+        self.frames_stale = what  # remade with the next generation
+        self._clear_frames()
 
     def _new_seed(self) -> int:
         return self._rng.randint(0, MAX_UI_SEED)
@@ -250,10 +272,10 @@ class Controller(QObject):
         if seq != self._latest.get(kind) or self.document is None:
             return  # stale: a newer request of this kind was made
         if kind == "generate":
-            image, z, seed = result
+            image, z, seed, plain = result
             self.document.set_image(image)
             self.latency.emit(seconds)
-            self._remember(Variation(seed, z, image))
+            self._remember(Variation(seed, z, image, plain))
         elif kind == "frames":
             self._frame_parts.append(result)
             if sum(map(len, self._frame_parts)) < FRAME_COUNT:
@@ -266,8 +288,16 @@ class Controller(QObject):
                 self.show_frame(index)  # the document showed this frame: now the remade one
             self.frames_changed.emit()
         elif kind == "segment":
-            self.document.set_labels(result, "Photo to layout")
-            self.generate()
+            self._pending_layout = result
+            if not self.document.in_stroke:  # else when it ends: the stroke and the photo stay two undo steps
+                self._apply_pending_layout()
+
+    def _apply_pending_layout(self) -> None:
+        if self._pending_layout is None or self.document is None:
+            return
+        labels, self._pending_layout = self._pending_layout, None
+        self.document.set_labels(labels, "Photo to layout")
+        self.generate()
 
     def _on_failed(self, kind: str, seq: int, message: str) -> None:
         if seq == self._latest.get(kind):
@@ -292,10 +322,15 @@ class Controller(QObject):
         doc = self.document
         if doc is None:
             return
-        doc.set_noise(v.noise, seed=v.seed)
+        doc.set_noise(v.noise, seed=v.seed, plain=v.plain)
         doc.set_image(v.image)
         # The stored image was made with the layout of its time; bring it up to date if that changed.
         self.generate()
+
+    def current_variation(self) -> int | None:
+        """The history entry whose noise the document holds, if any."""
+        doc = self.document
+        return next((i for i, v in enumerate(self.history) if doc is not None and v.noise is doc.noise), None)
 
     # ---- interpolation ---------------------------------------------------------------------------
     def set_interp_end(self, which: str) -> None:
@@ -324,7 +359,7 @@ class Controller(QObject):
     def make_frames(self) -> None:
         """All frames in the background, so that scrubbing the slider is instant."""
         self._clear_frames()
-        self.frames_stale = False
+        self.frames_stale = ""
         args = self._frame_args()
         if args is None:
             return
@@ -439,7 +474,7 @@ class Controller(QObject):
         new.mark_saved()
         self._attach(new)
         if new.image is not None:
-            self._remember(Variation(new.seed, new.noise, new.image))
+            self._remember(Variation(new.seed, new.noise, new.image, new.noise_is_plain()))
         return data.warnings
 
     def segment_photo(self, path: str | Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,6 +20,8 @@ from PySide6.QtWidgets import (
 from .controller import ModelInfo
 from .model_sources import describe_source
 from .settings import DEVICES, PRECISIONS
+
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^---[ \t]*(\r?\n|\Z)", re.DOTALL | re.MULTILINE)  # Hub metadata
 
 
 class SettingsDialog(QDialog):
@@ -43,7 +47,9 @@ class SettingsDialog(QDialog):
 
 def shortcuts_dialog(actions: list[QAction], parent: QWidget | None = None) -> QDialog:
     """Every action with a shortcut, generated from the actions themselves so it cannot go stale."""
-    rows = [(a.text().replace("&", ""), a.shortcut().toString()) for a in actions if not a.shortcut().isEmpty()]
+    rows = [
+        (a.text().replace("&", ""), ", ".join(k.toString() for k in a.shortcuts())) for a in actions if a.shortcuts()
+    ]
     dlg = QDialog(parent)
     dlg.setWindowTitle("Keyboard shortcuts")
     table = QTableWidget(len(rows), 2)
@@ -74,7 +80,7 @@ def model_card_text(info: ModelInfo | None) -> str:
         return head + "No model is loaded."
     readme = info.folder / "README.md" if info.folder is not None else None
     if readme is not None and readme.is_file():
-        return head + readme.read_text(encoding="utf-8", errors="replace")
+        return head + FRONT_MATTER.sub("", readme.read_text(encoding="utf-8-sig", errors="replace"), count=1)
     cfg = info.config
     return head + (
         f"## Model: {info.name}\n\nSource: `{describe_source(info.source)}`\n\n"
@@ -89,6 +95,8 @@ def about_dialog(info: ModelInfo | None, parent: QWidget | None = None) -> QDial
     dlg = QDialog(parent)
     dlg.setWindowTitle("About OASIS Studio")
     text = QTextBrowser()
+    if info is not None and info.folder is not None:
+        text.setSearchPaths([str(info.folder)])  # the card's relative links, e.g. its sample sheet
     text.setMarkdown(model_card_text(info))
     text.setOpenExternalLinks(True)
     layout = QVBoxLayout(dlg)

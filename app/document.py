@@ -26,7 +26,8 @@ class Document(QObject):
     noise_changed = Signal()
     image_changed = Signal()
     selection_changed = Signal()
-    edit_finished = Signal(object)  # bool mask of the pixels an edit changed
+    edit_finished = Signal(object, bool)  # bool mask of the pixels an edit changed; True for Undo and Redo
+    stroke_ended = Signal()  # no stroke is open (any more): edits of their own may follow
     undo_state_changed = Signal()
     modified_changed = Signal(bool)
 
@@ -42,6 +43,7 @@ class Document(QObject):
         self.revision = 0  # bumped on every change; the autosaver compares it
         self._saved_revision = 0
         self._edit_base: np.ndarray | None = None
+        self._plain: tuple[torch.Tensor | None, int, bool] | None = (self.noise, seed, True)  # see noise_is_plain
 
     # ---- basic properties ------------------------------------------------------------------------
     @property
@@ -82,13 +84,13 @@ class Document(QObject):
             return
         base, self._edit_base = self._edit_base, None
         patch = diff_patch(base, self.labels, name)
-        if patch is None:
-            return
-        self.undo_stack.push(patch)
-        self._touch()
-        self.labels_changed.emit()
-        self.undo_state_changed.emit()
-        self.edit_finished.emit(base != self.labels)
+        if patch is not None:
+            self.undo_stack.push(patch)
+            self._touch()
+            self.labels_changed.emit()
+            self.undo_state_changed.emit()
+            self.edit_finished.emit(base != self.labels, False)
+        self.stroke_ended.emit()
 
     @contextmanager
     def edit(self, name: str) -> Iterator[np.ndarray]:
@@ -139,32 +141,48 @@ class Document(QObject):
             return False
         before = self.labels.copy()
         patch.apply(self.labels, undo=undo)
+        noise = patch.apply_noise(self.noise, undo)
+        if noise is not None:
+            self.set_noise(noise)
         self._touch()
         self.labels_changed.emit()
         self.undo_state_changed.emit()
-        self.edit_finished.emit(before != self.labels)
+        self.edit_finished.emit(before != self.labels, True)
         return True
 
     # ---- noise, seed, image ----------------------------------------------------------------------
     def set_seed(self, seed: int) -> None:
         """A new global variation: noise drawn from `seed`."""
-        self.seed = int(seed)
-        self.set_noise(self._sample(self.seed) if self.config.noise_3d else None)
+        self.set_noise(self._sample(int(seed)) if self.config.noise_3d else None, seed, plain=True)
 
-    def set_noise(self, noise: torch.Tensor | None, seed: int | None = None) -> None:
+    def set_noise(self, noise: torch.Tensor | None, seed: int | None = None, plain: bool | None = None) -> None:
+        """`plain`: whether `noise` is just what the seed draws, if known (else `noise_is_plain` finds out)."""
         if noise is not None and tuple(noise.shape) != (1, self.config.z_dim, *self.shape):
             raise ValueError(f"noise of shape {tuple(noise.shape)} does not fit this model")
         if seed is not None:
             self.seed = int(seed)
         self.noise = noise
+        self._plain = None if plain is None else (noise, self.seed, plain)
         self._touch()
         self.noise_changed.emit()
 
-    def reroll_noise(self, mask: np.ndarray, seed: int) -> None:
-        """New noise from `seed` inside `mask` (H, W), the current noise outside: a local re-roll."""
+    def noise_is_plain(self) -> bool:
+        """Whether the noise is exactly what `seed` draws: no local re-roll, interpolation or unlocked painting."""
+        if self._plain is None or self._plain[0] is not self.noise or self._plain[1] != self.seed:
+            plain = self.noise is None or torch.equal(self.noise, self._sample(self.seed))
+            self._plain = (self.noise, self.seed, plain)  # noise tensors are never changed in place
+        return self._plain[2]
+
+    def reroll_noise(self, mask: np.ndarray, seed: int, with_last_edit: bool = False) -> None:
+        """New noise from `seed` inside `mask` (H, W), the current noise outside: a local re-roll.
+        `with_last_edit`: it goes with the last label edit, whose Undo and Redo then bring back the noise too."""
         if self.noise is None:
             return
-        self.set_noise(noise_ops.resample(self.noise, mask, seed, pixel_channels=self.config.noise_pixel_channels))
+        old = self.noise
+        new = noise_ops.resample(old, mask, seed, pixel_channels=self.config.noise_pixel_channels)
+        self.set_noise(new, plain=False)
+        if with_last_edit:
+            self.undo_stack.amend_last(lambda patch: patch.with_noise(old, new))
 
     def set_image(self, image: np.ndarray | None) -> None:
         self.image = image

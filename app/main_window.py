@@ -33,7 +33,7 @@ from oasis_core import bundled_models, default_model
 
 from . import project
 from .autosave import AUTOSAVE_MS, Autosaver, recovery_model_source
-from .canvas import CanvasView, Tool, ToolState
+from .canvas import ZOOM_STEP, CanvasView, Tool, ToolState
 from .controller import FRAME_COUNT, MAX_UI_SEED, Controller, ModelInfo
 from .dialogs import SettingsDialog, about_dialog, shortcuts_dialog
 from .document import Document
@@ -209,8 +209,8 @@ class MainWindow(QMainWindow):
             "Ctrl+Alt+R",
             "New noise only on the pixels of the selected class",
         )
-        self.a_zoom_in = A("Zoom &In", lambda: self.canvas.zoom(1.25), ["Ctrl++", "Ctrl+="])
-        self.a_zoom_out = A("Zoom &Out", lambda: self.canvas.zoom(0.8), "Ctrl+-")
+        self.a_zoom_in = A("Zoom &In", lambda: self.canvas.zoom(ZOOM_STEP), ["Ctrl++", "Ctrl+="])
+        self.a_zoom_out = A("Zoom &Out", lambda: self.canvas.zoom(1 / ZOOM_STEP), "Ctrl+-")
         self.a_fit = A("&Fit", self.canvas.fit, "Ctrl+0")
         self.a_overlay = A("&Overlay", self._overlay_toggled, "O", "Show the layout over the result", True)
         self.a_smaller = A("Smaller Brush", lambda: self._resize_brush(-1), "[")
@@ -272,7 +272,9 @@ class MainWindow(QMainWindow):
         self.lock_check = QCheckBox("Lock noise", checked=True)
         self.lock_check.setToolTip(self.a_lock.toolTip())
         self.seed_spin = QSpinBox(minimum=0, maximum=MAX_UI_SEED, keyboardTracking=False, minimumWidth=110)
-        self.seed_spin.setToolTip("Seed of the global noise: type one to return to that variation")
+        self.seed_spin.setToolTip(
+            "Seed of the global noise: type one and press Enter to return to that variation (without local re-rolls)"
+        )
         for w in (self.live_check, self.lock_check, QLabel(" Seed "), self.seed_spin):
             tb.addWidget(w)
         tb.addActions([self.a_variation, self.a_reroll_sel, self.a_reroll_class])
@@ -323,7 +325,7 @@ class MainWindow(QMainWindow):
         c.latency.connect(lambda s: self.latency_label.setText(f"last: {s * 1000:.0f} ms"))
         c.error.connect(self.show_error)
         c.notice.connect(self._notice)
-        c.history_changed.connect(lambda: self.history.set_variations(c.history))
+        c.history_changed.connect(lambda: self.history.set_variations(c.history, c.current_variation()))
         c.frames_changed.connect(self._frames_changed)
         self.history.variation_clicked.connect(c.restore_variation)
         self.interp.set_a.connect(lambda: c.set_interp_end("a"))
@@ -334,7 +336,7 @@ class MainWindow(QMainWindow):
         self.palette.class_selected.connect(lambda i: self.tools.update(class_id=i))
         self.palette.reroll_requested.connect(self.reroll_class)
         self.palette.eraser_requested.connect(lambda i: self.tools.update(background_id=i))
-        self.canvas.class_picked.connect(self.palette.select)
+        self.canvas.class_picked.connect(self._class_picked)
         self.canvas.hovered.connect(self._hovered)
         self.tools.changed.connect(self._tools_changed)
         self.size_slider.valueChanged.connect(lambda v: self.tools.update(size=v))
@@ -346,7 +348,8 @@ class MainWindow(QMainWindow):
         self.a_live.toggled.connect(self.live_check.setChecked)
         self.lock_check.toggled.connect(self.a_lock.setChecked)
         self.a_lock.toggled.connect(self.lock_check.setChecked)
-        self.seed_spin.valueChanged.connect(self._seed_typed)
+        self.seed_spin.valueChanged.connect(self._seed_typed)  # arrows, and a typed seed that differs
+        self.seed_spin.lineEdit().returnPressed.connect(self._seed_entered)  # not on focus loss: it would undo re-rolls
         self.open_model_button.clicked.connect(self.open_model_dialog)
         self.hub_button.clicked.connect(self.hub_dialog)
 
@@ -494,6 +497,7 @@ class MainWindow(QMainWindow):
             self.seed_spin.blockSignals(True)
             self.seed_spin.setValue(min(self.doc.seed, MAX_UI_SEED))
             self.seed_spin.blockSignals(False)
+            self.history.show_current(self.controller.current_variation())
 
     def _update_title(self) -> None:
         name = self.project_path.name if self.project_path else "untitled"
@@ -521,7 +525,7 @@ class MainWindow(QMainWindow):
         elif c.frames_pending:
             status = "making frames…"
         elif c.frames_stale:
-            status = "layout changed: Generate remakes the frames"
+            status = f"{c.frames_stale} changed: Generate remakes the frames"
         else:
             status = "Set A and B"
         self.interp.set_frames(FRAME_COUNT, c.frames is not None, status, c.current_frame() or 0)
@@ -554,6 +558,20 @@ class MainWindow(QMainWindow):
     def _seed_typed(self, seed: int) -> None:
         if self.doc is not None and seed != self.doc.seed:
             self.controller.new_variation(seed)
+
+    def _seed_entered(self) -> None:
+        """Enter on the seed shown after a local re-roll: back to that seed's plain variation."""
+        seed = self.seed_spin.value()
+        if self.doc is not None and (seed != self.doc.seed or not self.doc.noise_is_plain()):
+            self.controller.new_variation(seed)
+
+    def _class_picked(self, class_id: int) -> None:
+        if class_id in self.palette.class_ids:
+            self.palette.select(class_id)
+        elif self.doc is not None:
+            name = self.doc.config.class_names[class_id]
+            message = f"Nothing picked: {class_id} '{name}' is the model's don't-care class and cannot be painted"
+            self.statusBar().showMessage(message, 5000)
 
     def reroll_selection(self) -> None:
         if not self.controller.reroll_selection():

@@ -2,25 +2,53 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
 class Patch:
-    """One edit: `old` and `new` pixels of the box at (top, left)."""
+    """One edit: `old` and `new` pixels of the box at (top, left), and the box's noise when the edit re-rolled it."""
 
     top: int
     left: int
     old: np.ndarray
     new: np.ndarray
     label: str = ""
+    old_noise: torch.Tensor | None = None  # (1, C, h, w)
+    new_noise: torch.Tensor | None = None
 
     @property
     def nbytes(self) -> int:
-        return self.old.nbytes + self.new.nbytes
+        noise = sum(t.nbytes for t in (self.old_noise, self.new_noise) if t is not None)
+        return self.old.nbytes + self.new.nbytes + noise
+
+    def _box(self) -> tuple:
+        h, w = self.old.shape
+        return ..., slice(self.top, self.top + h), slice(self.left, self.left + w)
+
+    def with_noise(self, old: torch.Tensor, new: torch.Tensor) -> Patch:
+        """This step with the noise of its box before and after: the re-roll that went with the edit."""
+        box = self._box()
+        return dataclasses.replace(self, old_noise=old[box].clone(), new_noise=new[box].clone())
+
+    def apply_noise(self, noise: torch.Tensor | None, undo: bool) -> torch.Tensor | None:
+        """A new tensor with the box's noise of the other side of this step; None when the step has no noise or
+        the box no longer holds this side's noise (e.g. a new variation since): then the noise stays as it is."""
+        if self.old_noise is None or noise is None:
+            return None
+        want, expect = (self.old_noise, self.new_noise) if undo else (self.new_noise, self.old_noise)
+        box = self._box()
+        if noise[box].shape != expect.shape or not torch.equal(noise[box], expect):
+            return None
+        out = noise.clone()
+        out[box] = want
+        return out
 
     def apply(self, labels: np.ndarray, undo: bool) -> tuple[int, int, int, int]:
         """Write the patch into `labels`; returns the box (top, left, bottom, right)."""
@@ -36,7 +64,9 @@ def diff_patch(before: np.ndarray, after: np.ndarray, label: str = "") -> Patch 
     if rows.size == 0:
         return None
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    return Patch(int(top), int(left), before[top:bottom, left:right].copy(), after[top:bottom, left:right].copy(), label)
+    return Patch(
+        int(top), int(left), before[top:bottom, left:right].copy(), after[top:bottom, left:right].copy(), label
+    )
 
 
 class UndoStack:
@@ -49,6 +79,10 @@ class UndoStack:
     def push(self, patch: Patch) -> None:
         self._done.append(patch)
         self._undone.clear()
+
+    def amend_last(self, change: Callable[[Patch], Patch]) -> None:
+        """Replace the newest step by `change(step)`: what followed from the edit belongs to its step."""
+        self._done[-1] = change(self._done[-1])
 
     def undo(self) -> Patch | None:
         if not self._done:

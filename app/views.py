@@ -52,7 +52,7 @@ class ResultView(QWidget):
 
 
 class HistoryStrip(QListWidget):
-    """Thumbnails of earlier variations; a click returns to one."""
+    """Thumbnails of earlier variations; a click (or the arrow keys and Enter) returns to one."""
 
     variation_clicked = Signal(int)
     THUMB = 72
@@ -65,20 +65,31 @@ class HistoryStrip(QListWidget):
         self.setIconSize(QSize(self.THUMB, self.THUMB))
         self.setFixedHeight(self.THUMB + 34)
         self.setMovement(QListView.Movement.Static)
-        self.setToolTip("Earlier variations: click one to return to its noise and image")
+        self.setToolTip("Earlier variations: click one (or pick one with the arrow keys and Enter) to return to it")
         self.itemClicked.connect(lambda item: self.variation_clicked.emit(self.row(item)))
+        self.itemActivated.connect(lambda item: self.variation_clicked.emit(self.row(item)))
 
-    def set_variations(self, variations: list) -> None:
+    def set_variations(self, variations: list, current: int | None) -> None:
+        """`current`: the variation the document shows, if it is one of them."""
         self.clear()
         for v in variations:
             pix = QPixmap.fromImage(qimage_rgb(v.image)).scaled(
                 self.THUMB, self.THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
-            item = QListWidgetItem(QIcon(pix), f"seed {v.seed}")
-            item.setToolTip(f"seed {v.seed} (noise edits included)")
+            if v.plain:
+                item = QListWidgetItem(QIcon(pix), f"seed {v.seed}")
+                item.setToolTip(f"seed {v.seed}")
+            else:
+                item = QListWidgetItem(QIcon(pix), f"seed {v.seed}, edited")
+                item.setToolTip(f"seed {v.seed} with local noise changes (re-rolls, unlocked painting, interpolation)")
             self.addItem(item)
+        self.show_current(current)
+
+    def show_current(self, index: int | None) -> None:
+        """Highlight the variation the document shows and scroll to it; none: the newest stays in view."""
+        self.setCurrentRow(-1 if index is None else index)
         if self.count():
-            self.scrollToItem(self.item(self.count() - 1))
+            self.scrollToItem(self.item(self.count() - 1 if index is None else index))
 
 
 class InterpolationPanel(QWidget):

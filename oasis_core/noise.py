@@ -60,7 +60,8 @@ def _as_mask(mask: torch.Tensor | np.ndarray, noise: torch.Tensor) -> torch.Tens
     """A boolean mask broadcastable to noise: (H, W) or (B, H, W), nearest-resized to the noise size."""
     if noise.dim() != 4:
         raise ValueError(f"noise must be (B, z, H, W), got {tuple(noise.shape)}")
-    m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
+    # A copy: torch warns about sharing a read-only array (e.g. a selection the app keeps read-only).
+    m = torch.tensor(np.asarray(mask)) if not isinstance(mask, torch.Tensor) else mask
     if m.dtype != torch.bool:
         raise TypeError(f"mask must be boolean, got {m.dtype}")
     if m.dim() == 2:
@@ -99,7 +100,7 @@ def resample_classes(
     pixel_channels: int = 0,
 ) -> torch.Tensor:
     """Re-sample the noise on every pixel whose label is in `class_ids`."""
-    lab = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    lab = torch.tensor(np.asarray(labels)) if not isinstance(labels, torch.Tensor) else labels
     mask = torch.isin(lab.long(), torch.tensor(sorted(set(class_ids)), dtype=torch.long))
     return resample(noise, mask, seed, level, pixel_channels)
 

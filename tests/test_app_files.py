@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QTextBrowser
 
 from app import main as app_main
 from app.autosave import Autosaver
+from app.canvas import Tool
 from app.controller import Controller
-from app.dialogs import model_card_text
+from app.dialogs import about_dialog, model_card_text
 from app.main_window import MainWindow
 from app.settings import device_settings, recovery_path, save_device_settings
 from oasis_core import OasisModel, palette_image, random_layout, save_label_png
@@ -205,6 +207,21 @@ def test_photo_to_layout(studio, qtbot, tmp_path) -> None:
     np.testing.assert_array_equal(doc.labels, before)
 
 
+def test_a_photo_layout_arriving_during_a_stroke_is_an_undo_step_of_its_own(studio, qtbot, tmp_path) -> None:
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(tmp_path / "p.jpg")
+    c, doc, canvas = studio.controller, studio.controller.document, studio.canvas
+    canvas.tools.update(tool=Tool.BRUSH, class_id=4, size=3)
+    canvas.press_at((10, 10))
+    painted = doc.labels.copy()
+    with qtbot.waitSignal(c.busy_changed, check_params_cb=lambda busy: not busy, timeout=20000):
+        c.segment_photo(tmp_path / "p.jpg")  # the result arrives while the mouse button is held
+    np.testing.assert_array_equal(doc.labels, painted)  # the stroke goes on undisturbed
+    canvas.release_at((10, 10))
+    assert doc.undo_stack.undo_label == "Photo to layout" and not np.array_equal(doc.labels, painted)
+    assert doc.undo() and doc.undo_stack.undo_label == "Brush"
+    np.testing.assert_array_equal(doc.labels, painted)
+
+
 def test_model_without_discriminator_disables_photo_to_layout(qtbot, tmp_path, dialogs) -> None:
     torch.manual_seed(0)
     OasisModel(tiny_config(), with_discriminator=False).save_pretrained(tmp_path / "nod")
@@ -236,6 +253,20 @@ def test_about_shows_the_model_card_and_settings_persist(studio) -> None:
     assert "A model card for the About box." in model_card_text(studio.controller.model)
     save_device_settings("cpu", "bf16")
     assert device_settings() == ("cpu", "bf16")
+
+
+def test_about_hides_the_card_metadata_and_shows_its_images(qtbot, tmp_path, dialogs) -> None:
+    torch.manual_seed(0)
+    folder = tmp_path / "carded"
+    OasisModel(tiny_config()).save_pretrained(folder)
+    (folder / "README.md").write_text("---\nlicense: other\ntags: [gan]\n---\n\n# Carded\n\n![samples](s.png)\n")
+    Image.new("RGB", (4, 2), (255, 0, 0)).save(folder / "s.png")
+    window = make_window(qtbot, folder)
+    text = model_card_text(window.controller.model)
+    assert "license" not in text and "# Carded" in text
+    browser = about_dialog(window.controller.model, window).findChild(QTextBrowser)
+    image = browser.loadResource(QTextDocument.ResourceType.ImageResource.value, "s.png")  # relative to the folder
+    assert image is not None and bytes(image) == (folder / "s.png").read_bytes()
 
 
 def test_screenshot_cli(tmp_path, model_dir, isolated_data, capsys) -> None:

@@ -278,6 +278,7 @@ def test_shortcut_list_and_tooltips(studio) -> None:
     table = dlg.findChild(QTableWidget)
     rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
     assert rows["Generate"].startswith("Ctrl+Return") and rows["Bigger Brush"] == "]" and rows["Class 1"] == "1"
+    assert rows["Generate"] == "Ctrl+Return, Ctrl+Enter" and rows["Select None"] == "Ctrl+D, Ctrl+Shift+A"
     assert all(studio.tool_actions[t].toolTip() for t in studio.tool_actions)
     studio.a_bigger.trigger()
     assert studio.tools.size == 13 and studio.size_slider.value() == 13
@@ -388,3 +389,84 @@ def test_rerolling_a_class_that_is_not_painted_says_so(studio) -> None:
     studio.palette.reroll_requested.emit(3)  # the palette's "Re-roll this class's noise"
     assert studio.controller.document.noise is before
     assert "'water' is not on the canvas" in studio.statusBar().currentMessage()
+
+
+def test_undo_with_unlocked_noise_brings_back_the_noise_and_picture_of_before(studio, qtbot) -> None:
+    c, doc = studio.controller, studio.controller.document
+    c.new_variation(3)
+    before = wait_image(qtbot, studio)
+    plain = doc.noise
+    studio.lock_check.setChecked(False)
+    mask = np.zeros(doc.shape, dtype=bool)
+    mask[5:9, 5:9] = True
+    doc.paint(mask, 3)
+    rerolled = doc.noise
+    assert doc.undo() and (doc.labels == 0).all() and torch.equal(doc.noise, plain)  # not re-rolled once more
+    c.generate()
+    np.testing.assert_array_equal(wait_image(qtbot, studio, before), before)
+    assert doc.redo() and torch.equal(doc.noise, rerolled)
+    assert doc.undo()
+    c.new_variation(4)  # not an undo step: Redo leaves it as it is
+    other = doc.noise
+    assert doc.redo() and doc.noise is other and (doc.labels[mask] == 3).all()
+    studio.lock_check.setChecked(True)
+    doc.paint(mask, 2)
+    studio.lock_check.setChecked(False)
+    assert doc.undo() and doc.noise is other  # a locked edit's Undo does not re-roll either
+
+
+def test_frames_inside_the_selection_go_stale_when_the_selection_changes(studio, qtbot) -> None:
+    c, doc = studio.controller, studio.controller.document
+    left = np.zeros(doc.shape, dtype=bool)
+    left[:, :24] = True
+    doc.set_selection(left)
+    studio.interp.in_selection.setChecked(True)
+    c.new_variation(1)
+    c.set_interp_end("a")
+    a = doc.noise
+    c.new_variation(2)
+    c.set_interp_end("b")
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    doc.set_selection(left.copy())  # the same region again: the frames still fit
+    assert c.frames is not None
+    doc.set_selection(~left)
+    assert c.frames is None and "selection changed" in studio.interp.status.text()
+    studio.a_generate.trigger()
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    c.show_frame(FRAME_COUNT // 2)
+    changed = (doc.noise != a).any(dim=1)[0].numpy()
+    assert changed[:, 24:].all() and not changed[:, :24].any()
+
+
+def test_entering_the_seed_after_a_local_re_roll_returns_to_its_plain_variation(studio, qtbot) -> None:
+    c, doc = studio.controller, studio.controller.document
+    c.new_variation(5)
+    first = wait_image(qtbot, studio)
+    studio.a_select_all.trigger()
+    studio.a_reroll_sel.trigger()
+    rerolled = wait_image(qtbot, studio, first)
+    assert doc.seed == studio.seed_spin.value() == 5
+    assert [studio.history.item(i).text() for i in range(2)] == ["seed 5", "seed 5, edited"]
+    qtbot.keyClick(studio.seed_spin, Qt.Key.Key_Return)
+    assert torch.equal(doc.noise, noise_ops.sample(5, 8, 32, 48))
+    np.testing.assert_array_equal(wait_image(qtbot, studio, rerolled), first)
+    plain = doc.noise
+    qtbot.keyClick(studio.seed_spin, Qt.Key.Key_Return)  # already that variation: nothing to do
+    assert doc.noise is plain
+
+
+def test_the_history_strip_keeps_the_shown_variation_current_and_restores_with_the_keyboard(studio, qtbot) -> None:
+    c, doc, strip = studio.controller, studio.controller.document, studio.history
+    image = None
+    for seed in (11, 12, 13):
+        c.new_variation(seed)
+        image = wait_image(qtbot, studio, image)
+    assert strip.currentRow() == 2
+    with qtbot.waitSignal(c.history_changed, timeout=5000):  # restored and regenerated
+        strip.variation_clicked.emit(0)
+    assert strip.currentRow() == 0 and doc.noise is c.history[0].noise
+    strip.setFocus()
+    qtbot.keyClick(strip, Qt.Key.Key_Right)
+    with qtbot.waitSignal(c.history_changed, timeout=5000):
+        qtbot.keyClick(strip, Qt.Key.Key_Return)
+    assert doc.seed == 12 and doc.noise is c.history[1].noise and strip.currentRow() == 1

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from app import model_sources
 from app.autosave import recovery_model_source
+from app.canvas import Tool
 from app.controller import Controller
 from app.dialogs import SettingsDialog, model_card_text
 from app.main_window import MainWindow
@@ -284,3 +285,18 @@ def test_requests_made_while_a_model_loads_go_to_the_document_they_were_made_for
     c.generate()  # the same configuration keeps the document: a generation asked for while it loads comes through
     wait_image(qtbot, window)
     assert c.document is doc and not dialogs.kinds("critical")
+
+
+def test_the_eyedropper_on_a_dont_care_pixel_says_why_nothing_was_picked(qtbot, tmp_path, dialogs) -> None:
+    torch.manual_seed(0)
+    OasisModel(tiny_config(dont_care_id=4, class_names=("sky", "tree", "grass", "water", "void"))).save_pretrained(
+        tmp_path / "void"
+    )
+    window = make_window(qtbot, tmp_path / "void")
+    doc, canvas = window.controller.document, window.canvas
+    doc.labels[3, 5] = 4
+    window.tools.update(tool=Tool.EYEDROPPER, class_id=2)
+    canvas.press_at((5, 3))
+    canvas.release_at((5, 3))
+    assert window.tools.class_id == 2
+    assert "'void' is the model's don't-care class" in window.statusBar().currentMessage()

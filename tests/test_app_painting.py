@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
 
-from app.canvas import CanvasView, Tool, ToolState
+from app.canvas import MAX_SCALE, MIN_SCALE, ZOOM_STEP, CanvasView, Tool, ToolState
 from app.document import UNDO_LIMIT, Document
 from app.painting import brush_stamp, polygon_mask
 
@@ -176,3 +178,46 @@ def test_a_gesture_ends_with_the_tool_that_started_it(canvas: CanvasView) -> Non
     canvas.release_at((30, 15))
     assert doc.selection is not None and doc.selection[10, 35] and not canvas._lasso
     assert doc.undo() and doc.undo() and doc.undo() and (doc.labels == 0).all()
+
+
+def wheel(view: CanvasView, dx: int, dy: int) -> None:
+    pos = QPointF(100, 80)
+    event = QWheelEvent(
+        pos,
+        view.mapToGlobal(pos),
+        QPoint(0, 0),
+        QPoint(dx, dy),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view, event)
+
+
+def test_the_wheel_zooms_a_step_per_notch_and_ignores_horizontal_scrolls(canvas: CanvasView) -> None:
+    start = canvas._scale
+    wheel(canvas, 120, 0)
+    assert canvas._scale == start
+    for _ in range(40):  # a touchpad: many small deltas, one notch in all
+        wheel(canvas, 0, 3)
+    assert canvas._scale == pytest.approx(start * ZOOM_STEP)
+    wheel(canvas, 0, -240)
+    assert canvas._scale == pytest.approx(start / ZOOM_STEP)
+
+
+@pytest.mark.parametrize(
+    "widget, size, factor", [((200, 150), (512, 1024), 1 / ZOOM_STEP), ((1000, 800), (16, 16), ZOOM_STEP)]
+)
+def test_zoom_never_goes_the_wrong_way_from_a_fitted_scale_beyond_the_limits(qtbot, widget, size, factor) -> None:
+    """A canvas fitted below the minimum zoom does not zoom in on Zoom Out, nor one fitted above the maximum out."""
+    view = CanvasView(ToolState())
+    qtbot.addWidget(view)
+    view.resize(*widget)
+    view.set_document(Document(tiny_config(height=size[0], width=size[1])))
+    fitted = view._scale
+    assert not MIN_SCALE <= fitted <= MAX_SCALE
+    view.zoom(factor)
+    assert view._scale == fitted
+    view.zoom(1 / factor)
+    assert view._scale == pytest.approx(fitted / factor)
