@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oasis-generate: these inputs would write the same output file: {shown}; run them with different "
               "--out folders", file=sys.stderr)
         return 2
+    inputs = {p.resolve() for p in args.labels}
+    if overwritten := [p for p in _outputs(args) if p.resolve() in inputs]:
+        print(f"oasis-generate: {overwritten[0]} would be written over its own label map; choose another --out",
+              file=sys.stderr)
+        return 2
     try:
         model = default_model() if args.model is None else load_model(args.model, local_files_only=args.offline)
         synth = Synthesizer(model, device=args.device, precision=args.precision)
@@ -63,12 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         for w in loaded.warnings:
             print(f"oasis-generate: {path}: {w}", file=sys.stderr)
         images = synth.generate_batch(loaded.labels, synth.sample_noise(seeds))
-        for seed, img in zip(seeds, images):
-            suffix = f"_seed{seed}" if args.variations > 1 else ""
-            out = args.out / f"{path.stem}{suffix}.{args.format}"
+        for out, img in zip(_outputs(args, path), images):
             Image.fromarray(img).save(out, quality=95)
             print(out)
     return 1 if failures else 0
+
+
+def _outputs(args: argparse.Namespace, label: Path | None = None) -> list[Path]:
+    """The files written for `label` (for every input when None): --out/<stem>[_seed<S>].<format>."""
+    labels = args.labels if label is None else [label]
+    suffixes = [f"_seed{s}" if args.variations > 1 else "" for s in range(args.seed, args.seed + args.variations)]
+    return [args.out / f"{p.stem}{suffix}.{args.format}" for p in labels for suffix in suffixes]
 
 
 if __name__ == "__main__":

@@ -40,6 +40,29 @@ class ModelFileError(RuntimeError):
     """A model folder or file that cannot be used, with the reason and what to do about it."""
 
 
+# The card a saved folder starts with (kept when the folder already has one): what it is and how to open it.
+MODEL_CARD = """---
+{{ card_data }}
+---
+
+# {{ name }}
+
+OASIS ([Sushko, Schönfeld et al., ICLR 2021]({{ paper_url }})) generator{{ " and discriminator (photo to layout)" \
+if has_discriminator }} for {{ num_classes }} label channels: {{ classes }}. Output {{ height }}x{{ width }}.
+
+Open it in OASIS Studio (*Model > Open Model Folder...*, or `oasis-studio --model <folder or Hub id>`), or from Python:
+
+```python
+from oasis_core import Synthesizer, load_model
+
+synth = Synthesizer(load_model("<folder or Hub id>"))
+image = synth.generate(labels, seed=0)  # labels: (H, W) class ids
+```
+
+Still to add: the training data and its licence, the commands, iterations and metrics (`oasis-eval`).
+"""
+
+
 class OasisModel(
     nn.Module,
     ModelHubMixin,
@@ -47,6 +70,7 @@ class OasisModel(
     tags=["oasis", "semantic-image-synthesis", "gan"],
     paper_url="https://arxiv.org/abs/2012.04781",
     pipeline_tag="image-to-image",
+    model_card_template=MODEL_CARD,
 ):
     """A generator (EMA weights) and an optional discriminator sharing one `ModelConfig`."""
 
@@ -61,6 +85,14 @@ class OasisModel(
         return self.discriminator is not None
 
     # ---- ModelHubMixin hooks ---------------------------------------------------------------------
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> Any:
+        cfg = self.config
+        names = cfg.class_names or tuple(str(i) for i in range(cfg.label_nc))
+        return super().generate_model_card(
+            *args, name=cfg.name or "OASIS model", num_classes=cfg.label_nc, classes=", ".join(names),
+            height=cfg.height, width=cfg.width, has_discriminator=self.has_discriminator, **kwargs,
+        )  # fmt: skip
+
     def _save_pretrained(self, save_directory: Path) -> None:
         tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         meta = {"format": "oasis-studio", "format_version": str(FORMAT_VERSION)}

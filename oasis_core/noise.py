@@ -134,7 +134,7 @@ def interpolate(
     a4, b4 = (x if x.dim() == 4 else x[None] for x in (a, b))
     if a4.shape[0] != 1:
         raise ValueError("interpolate takes single noise fields; pass several t for a batch")
-    ts = [float(t)] if isinstance(t, (int, float)) else [float(x) for x in t]
+    ts = [float(x) for x in t] if np.ndim(t) else [float(t)]  # also NumPy and 0-d tensor scalars
     frames = []
     for ti in ts:
         if ti == 0.0:

@@ -110,17 +110,23 @@ def import_official(
         raise ModelFileError(
             f"{generator}: the checkpoint's first conv takes {head.shape[1]} channels but the config expects "
             f"{cfg.cond_channels} ({cfg.label_nc} label + {cfg.noise_channels} noise channels), so the checkpoint "
-            "is for another class count; pick the config of the dataset it was trained on"
+            "is for another class count (pick the config of the dataset it was trained on) or for other 3D noise "
+            "(noise_3d, z_dim)"
         )
+    if not cfg.spectral_norm:
+        state = _fold_sn(state)
+    sources = [Path(generator).name]
     if discriminator is not None:
         d_state = _rename(_read(discriminator), _D_RULES, "discriminator.")
         out = d_state.get("discriminator.out.weight")
-        if out is None or out.shape[0] != cfg.label_nc + 1:
-            got = None if out is None else out.shape[0] - 1
-            raise ModelFileError(f"{discriminator}: discriminator for {got} classes, config has {cfg.label_nc}")
-        state.update(d_state)
-    if not cfg.spectral_norm:
-        state = _fold_sn(state)
+        if out is None:
+            raise ModelFileError(f"{discriminator}: no 'layer_up_last.weight': not an OASIS discriminator checkpoint")
+        if out.shape[0] != cfg.label_nc + 1:
+            raise ModelFileError(
+                f"{discriminator}: discriminator for {out.shape[0] - 1} classes, config has {cfg.label_nc}"
+            )
+        state.update(d_state if cfg.spectral_norm and cfg.d_spectral_norm else _fold_sn(d_state))
+        sources.append(Path(discriminator).name)
     model = OasisModel(cfg, with_discriminator=discriminator is not None)
-    load_checked(model, state, source=str(Path(generator).name))
+    load_checked(model, state, source=" + ".join(sources))
     return model.eval()

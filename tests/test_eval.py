@@ -59,6 +59,9 @@ def test_perfect_segmentation_is_miou_one_and_absent_classes_do_not_count() -> N
     wrong[0, 0, 0] = 4  # a class predicted but absent from the truth scores 0 and counts
     res = iou_from_confusion(confusion_matrix(wrong, target, 5))
     assert res.per_class[4] == 0 and res.miou < 0.8
+    wrong[0, 0, 0] = 5  # a judge with more classes than the split: an error, not pixels quietly dropped
+    with pytest.raises(ValueError, match=r"predicted ids 0..5 are outside 0..4"):
+        confusion_matrix(wrong, target, 5)
 
 
 def test_frequency_groups_sort_by_pixels_and_skip_dont_care() -> None:
@@ -405,3 +408,11 @@ def test_local_reroll_measures_inside_and_far_outside() -> None:
     assert _change_inside_outside(before, after, mask, margin=8)[1] == pytest.approx(255 / (40 * 60 - 26 * 26))
     drawn = outline(before, mask)
     assert (drawn[9, 15] == (255, 0, 255)).all() and (drawn[15, 15] == 0).all()
+
+
+def test_cli_refuses_no_contact_rows_before_evaluating(tmp_path: Path, capsys) -> None:
+    # Zero rows used to fail after the whole evaluation, with no contact sheet.
+    with pytest.raises(SystemExit) as stop:
+        eval_main([str(tmp_path), "--dataset", "folder", "--dataroot", str(tmp_path), "--out", str(tmp_path / "o"),
+                   "--contact-rows", "0"])
+    assert stop.value.code == 2 and "must be >= 1, got 0" in capsys.readouterr().err

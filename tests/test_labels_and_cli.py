@@ -72,3 +72,6 @@ def test_oasis_generate_cli_refuses_clashing_outputs_and_negative_seeds(tmp_path
     assert "would write the same output file" in capsys.readouterr().err
     assert generate_main([str(tmp_path / "x.png"), "--seed", "-5"]) == 2
     assert "--seed >= 0" in capsys.readouterr().err
+    (tmp_path / "x.png").write_bytes(b"a label map")
+    assert generate_main([str(tmp_path / "x.png"), "--out", str(tmp_path)]) == 2  # out/x.png is the input
+    assert "over its own label map" in capsys.readouterr().err and (tmp_path / "x.png").read_bytes() == b"a label map"

@@ -94,6 +94,8 @@ def test_interpolation_end_points_and_mask(mode: str) -> None:
     mask[:4] = True
     m = noise.interpolate(a, b, 0.5, mode=mode, mask=mask)
     assert torch.equal(m[..., 4:, :], a[..., 4:, :]) and torch.equal(m[..., :4, :], frames[2:3, :, :4])
+    for scalar in (np.float32(0.5), torch.tensor(0.5), np.linspace(0, 1, 5)[2:3]):  # a slider's value, whatever type
+        assert torch.equal(noise.interpolate(a, b, scalar, mode=mode), frames[2:3])
 
 
 def test_slerp_keeps_norm_of_equal_norm_vectors() -> None:

@@ -123,6 +123,16 @@ def test_import_without_spectral_norm_folds_it(checkpoint) -> None:
     torch.testing.assert_close(without.generator(lab, z), with_sn.generator(lab, z))
 
 
+def test_import_with_spectral_norm_in_g_only_folds_d(checkpoint) -> None:
+    cfg, g_path, d_path, _, _ = checkpoint
+    both = import_official(g_path, cfg, discriminator=d_path)
+    g_only = import_official(g_path, cfg.replace(d_spectral_norm=False), discriminator=d_path)
+    x = torch.rand(1, 3, 32, 48) * 2 - 1
+    torch.testing.assert_close(g_only.discriminator(x), both.discriminator(x))
+    with pytest.raises(ModelFileError, match="no 'layer_up_last.weight': not an OASIS discriminator"):
+        import_official(g_path, cfg, discriminator=g_path)  # the generator's file given as the discriminator
+
+
 def test_checkpoint_for_another_class_count(checkpoint) -> None:
     cfg, g_path, d_path, _, _ = checkpoint
     with pytest.raises(ModelFileError, match=r"takes 13 channels but the config expects 15 \(7 label \+ 8 noise"):

@@ -179,9 +179,11 @@ def test_cli_dry_run_train_and_export(tmp_path: Path, capsys) -> None:
     assert resolved["train"]["lr_d"] == 3e-4 and resolved["train"]["lambda_labelmix"] == 10.0  # override + preset
     assert resolved["model"]["label_nc"] == 4 and resolved["model"]["class_names"][0] == "sky"
     assert train_main(common) == 0
-    assert train_main(["export", "cli", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "m"), "--half"]) == 0
+    export = ["export", "cli", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "m"), "--half"]
+    assert train_main([*export, "--name", "my model"]) == 0
     model = load_model(tmp_path / "m")
-    assert model.config.class_colors[1] == COLORS[1] and model.has_discriminator
+    assert model.config.class_colors[1] == COLORS[1] and model.has_discriminator and model.config.name == "my model"
+    assert "# my model" in (tmp_path / "m" / "README.md").read_text()  # a card of this model, not a template
     assert train_main(["--dataset", "folder", "--dataroot", str(tmp_path / "nope"), "--name", "x"]) == 2
 
 
@@ -208,6 +210,7 @@ def test_bad_run_options_are_one_line_errors(tmp_path: Path, capsys) -> None:
     run = ["--dataset", "folder", "--dataroot", str(data), "--name", "bad", "--runs-dir", str(tmp_path / "runs"),
            *TINY_ARGS]
     bad = [(["--batch-size", "0"], "--batch-size must be >= 1"), (["--device", "gpu"], "use auto, cpu or cuda"),
+           (["--gpus", str(torch.cuda.device_count() + 1)], "CUDA GPU(s); several CPU processes: torchrun"),
            (["--crop-height", "20", "--crop-width", "24"], "multiple of the discriminator's total downsampling 8")]
     if not torch.cuda.is_available():
         bad.append((["--device", "cuda"], "PyTorch sees no CUDA GPU"))

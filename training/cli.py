@@ -20,12 +20,13 @@ def _export_main(argv: list[str]) -> int:
     p.add_argument("--runs-dir", type=Path, default=None)
     p.add_argument("--half", action="store_true", help="store fp16 weights (half the size)")
     p.add_argument("--no-discriminator", action="store_true", help="leave out the discriminator (no photo -> layout)")
+    p.add_argument("--name", help="the model's name in the app and its card (default: the run's name)")
     args = p.parse_args(argv)
     run = Path(args.run)
     if not run.is_dir():
         run = (args.runs_dir or default_runs_dir()) / args.run
     try:
-        model = export(run, args.out, half=args.half, with_discriminator=not args.no_discriminator)
+        model = export(run, args.out, half=args.half, with_discriminator=not args.no_discriminator, name=args.name)
     except TrainingError as e:
         print(f"oasis-train export: {e}", file=sys.stderr)
         return 2
@@ -75,8 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["export"]:
         return _export_main(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.gpus > 1 and "LOCAL_RANK" not in os.environ:
-        return _launch_torchrun(args.gpus, argv)
+    if args.gpus > 0 and "LOCAL_RANK" not in os.environ:
+        import torch
+
+        if (found := torch.cuda.device_count()) < args.gpus:
+            print(f"oasis-train: --gpus {args.gpus}, but PyTorch sees {found} CUDA GPU(s); several CPU processes: "
+                  f"torchrun --nproc_per_node {args.gpus} -m training ... --device cpu", file=sys.stderr)
+            return 2
+        if args.gpus > 1:
+            return _launch_torchrun(args.gpus, argv)
     cfg = resolve(args)
     cfg.runs_dir = str(Path(cfg.runs_dir).expanduser()) if cfg.runs_dir else str(default_runs_dir())
     if args.resume:

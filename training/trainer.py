@@ -659,10 +659,15 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
             b_ema.copy_(b)
 
 
-def export(run_dir: Path, out: Path, half: bool = False, with_discriminator: bool = True) -> OasisModel:
-    """The model folder `oasis_core.load_model` reads: EMA generator (G without EMA), discriminator, palette."""
+def export(
+    run_dir: Path, out: Path, half: bool = False, with_discriminator: bool = True, name: str | None = None
+) -> OasisModel:
+    """The model folder `oasis_core.load_model` reads: EMA generator (G without EMA), discriminator, palette.
+    `name`: the model's name in the app (default: the run's name)."""
     ckpt = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
     mc = ModelConfig.from_json(ckpt["model_config"])
+    if name:
+        mc = mc.replace(name=name)
     model = OasisModel(mc, with_discriminator=with_discriminator)
     model.generator.load_state_dict(ckpt["EMA"] if ckpt["EMA"] is not None else ckpt["G"])
     if model.discriminator is not None:

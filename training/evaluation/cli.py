@@ -20,6 +20,13 @@ torch.load(weights_only=True), so no code runs).
 """
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, choices=KINDS, help="dataset kind")
     p.add_argument("--dataroot", required=True, type=Path, help="dataset folder")
@@ -98,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="LPIPS: torchvision AlexNet weights and the lpips package's v0.1 alex.pth (one or two files)",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="base noise seed (default 0)")
-    p.add_argument("--contact-rows", type=int, default=8, help="layouts shown in contact_sheet.png (default 8)")
+    p.add_argument("--contact-rows", type=_at_least_one, default=8,
+                   help="layouts shown in contact_sheet.png (default 8)")
     return p
 
 

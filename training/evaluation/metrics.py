@@ -55,13 +55,16 @@ def confusion_matrix(
     """(num_classes, num_classes) int64 counts, rows = ground truth, columns = prediction.
 
     Pixels whose ground truth is ``ignore_id`` (don't-care) or outside 0..num_classes-1 are not counted.
+    A prediction outside 0..num_classes-1 is an error (a judge with other classes), not a pixel to drop.
     Sum the matrices of all images of a split to get the split's single confusion matrix.
     """
     p = torch.as_tensor(pred).reshape(-1).long().cpu()
     t = torch.as_tensor(target).reshape(-1).long().cpu()
     if p.shape != t.shape:
         raise ValueError(f"prediction has {p.numel()} pixels, ground truth {t.numel()}")
-    keep = (t >= 0) & (t < num_classes) & (p >= 0) & (p < num_classes)
+    if p.numel() and (p.min() < 0 or p.max() >= num_classes):
+        raise ValueError(f"predicted ids {p.min().item()}..{p.max().item()} are outside 0..{num_classes - 1}")
+    keep = (t >= 0) & (t < num_classes)
     if ignore_id is not None:
         keep &= t != ignore_id
     idx = t[keep] * num_classes + p[keep]
