@@ -192,7 +192,7 @@ def test_resume_keeps_the_runs_options_and_lists_changes(tmp_path: Path, capsys)
     run = ["--dataset", "folder", "--dataroot", str(data), "--name", "r", "--runs-dir", str(tmp_path / "runs")]
     assert train_main([*run, *TINY_ARGS, "--max-iters", "2", "--lr-d", "3e-4", "--seed", "3"]) == 0
     capsys.readouterr()
-    resume = [*run, "--resume"]  # no model options, no presets: all from the run folder
+    resume = ["--name", "r", "--runs-dir", str(tmp_path / "runs"), "--resume"]  # all else from the run folder
     assert train_main([*resume, "--max-iters", "4", "--dry-run"]) == 0
     out = capsys.readouterr()
     resolved = json.loads(out.out)
@@ -203,6 +203,11 @@ def test_resume_keeps_the_runs_options_and_lists_changes(tmp_path: Path, capsys)
     assert "lr_g 0.0001 -> 0.1" in err and "differs from an uninterrupted run" in err
     assert train_main([*resume, "--max-iters", "4"]) == 0
     assert load_checkpoint(tmp_path / "runs" / "r" / "checkpoints" / "latest.pt")["iteration"] == 4
+    assert "finished at iteration 4; export a model folder with `oasis-train export" in capsys.readouterr().err
+    assert train_main(["--name", "nothing", "--runs-dir", str(tmp_path / "runs"), "--resume"]) == 2
+    assert "is not a run folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # without --resume, the data must be named
+        train_main(["--name", "r2", "--runs-dir", str(tmp_path / "runs")])
 
 
 def test_bad_run_options_are_one_line_errors(tmp_path: Path, capsys) -> None:

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .options import SCHEDULE, TrainConfig, build_parser, changed_options, default_runs_dir, resolve
+from .options import SAME_TRAINING, TrainConfig, build_parser, changed_options, default_runs_dir, resolve
 
 
 def _export_main(argv: list[str]) -> int:
@@ -50,14 +50,14 @@ def _launch_torchrun(gpus: int, argv: list[str]) -> int:
     return 0
 
 
-def _resumed_config(args: argparse.Namespace, fresh: TrainConfig) -> TrainConfig:
+def _resumed_config(args: argparse.Namespace) -> TrainConfig:
     """The run's saved options, overridden by those given again; changes are announced (by rank 0)."""
-    saved_file = fresh.run_dir / "config.json"
-    if not saved_file.is_file():  # no run folder: the trainer says so
-        return fresh
+    runs_dir = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
+    saved_file = runs_dir / args.name / "config.json"
+    if not saved_file.is_file():
+        raise FileNotFoundError(f"--resume: {saved_file.parent} is not a run folder (no config.json)")
     saved = TrainConfig.from_dict(json.loads(saved_file.read_text(encoding="utf-8")))
     cfg = resolve(args, saved)
-    cfg.runs_dir = fresh.runs_dir
     if os.environ.get("RANK", "0") != "0":
         return cfg
     if args.preset:
@@ -65,7 +65,7 @@ def _resumed_config(args: argparse.Namespace, fresh: TrainConfig) -> TrainConfig
               file=sys.stderr)
     if changed := changed_options(saved, cfg):
         shown = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
-        differs = set(changed) - set(SCHEDULE)
+        differs = set(changed) - set(SAME_TRAINING)
         note = " (training now differs from an uninterrupted run)" if differs else ""
         print(f"oasis-train: resuming {cfg.name} with changed options: {shown}{note}", file=sys.stderr)
     return cfg
@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"]:
         return _export_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.resume and (args.dataset is None or args.dataroot is None):
+        parser.error("--dataset and --dataroot are required (a resumed run keeps its own)")
     if args.gpus > 0 and "LOCAL_RANK" not in os.environ:
         import torch
 
@@ -85,16 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if args.gpus > 1:
             return _launch_torchrun(args.gpus, argv)
-    cfg = resolve(args)
-    cfg.runs_dir = str(Path(cfg.runs_dir).expanduser()) if cfg.runs_dir else str(default_runs_dir())
-    if args.resume:
-        cfg = _resumed_config(args, cfg)
 
     from .data import dataset_info
     from .distributed import setup, teardown
     from .trainer import Trainer, TrainingError, model_config
 
     try:
+        cfg = _resumed_config(args) if args.resume else resolve(args)
+        cfg.runs_dir = str(Path(cfg.runs_dir).expanduser()) if cfg.runs_dir else str(default_runs_dir())
         info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
         if args.dry_run:
             resolved = {"train": json.loads(cfg.to_json()), "model": model_config(cfg, info).to_dict(),
@@ -103,7 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         dist_info = setup(cfg.device)
         try:
-            Trainer(cfg, dist_info, resume=args.resume).train()
+            trainer = Trainer(cfg, dist_info, resume=args.resume)
+            say = print if dist_info.main else lambda *_, **__: None
+            say(f"oasis-train: {cfg.name} on {trainer.device} ({trainer.precision}); run folder {trainer.run_dir}",
+                file=sys.stderr)
+            reason = trainer.train()
+            more = "" if reason == "finished" else f"continue with `oasis-train --name {cfg.name} --runs-dir " \
+                f"{cfg.runs_dir} --resume`, or "
+            say(f"oasis-train: {reason} at iteration {trainer.iteration}; {more}export a model folder with "
+                f"`oasis-train export {trainer.run_dir} --out MODEL_DIR`", file=sys.stderr)
         finally:
             teardown()
     except (TrainingError, ValueError, FileNotFoundError) as e:

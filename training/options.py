@@ -144,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an OASIS model. Presets follow the paper per --dataset; every value can be overridden. "
         "Subcommand: `oasis-train export RUN --out DIR` writes a model folder.",
     )
-    p.add_argument("--dataset", required=True, choices=DATASETS)
-    p.add_argument("--dataroot", required=True, help="dataset root in its standard layout (or the folder format)")
+    p.add_argument("--dataset", choices=DATASETS, help="the dataset's kind (with --resume: the run's)")
+    p.add_argument("--dataroot", help="dataset root in its standard layout (or the folder format; with --resume: the "
+                   "run's)")
     p.add_argument("--name", required=True, help="run name: the run folder is RUNS_DIR/NAME")
     p.add_argument("--classes-file", help="classes.json for --dataset folder when it is not in the dataroot")
     p.add_argument("--runs-dir", help=f"where run folders live (default $OASIS_RUNS_DIR or {default_runs_dir()})")
@@ -217,11 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# How and where one invocation runs; a resumed run takes these from its command line, not from its folder.
-PER_INVOCATION = ("dataroot", "classes_file", "runs_dir", "device", "num_workers", "compile", "compile_memory_budget",
-                  "time_limit")
-# Options whose change on --resume leaves the training itself as it was (length and reporting).
-SCHEDULE = ("max_iters", "epochs", "log_every", "sample_every", "checkpoint_every", "init_from")
+# How one invocation runs, not what it trains: a resumed run takes these from its command line (or the defaults).
+PER_INVOCATION = ("runs_dir", "device", "num_workers", "compile", "compile_memory_budget", "time_limit")
+# Options a resumed run may change and still train as it would have without the stop: where the data lies, how
+# long the run is and how it reports.
+SAME_TRAINING = ("dataroot", "classes_file", "max_iters", "epochs", "log_every", "sample_every", "checkpoint_every",
+                 "init_from")
 
 
 def resolve(args: argparse.Namespace, saved: TrainConfig | None = None) -> TrainConfig:
@@ -230,11 +232,11 @@ def resolve(args: argparse.Namespace, saved: TrainConfig | None = None) -> Train
     With `saved` (a run's own configuration, when resuming) that replaces the presets, except for the
     per-invocation options; the command line still overrides."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    preset = {**PRESETS[args.dataset], **SIZE_PRESETS[getattr(args, "preset", None) or "paper"]}
-    cfg = TrainConfig.from_dict({**preset, **given})
     if saved is None:
-        return cfg
-    return TrainConfig.from_dict({**asdict(saved), **{k: getattr(cfg, k) for k in PER_INVOCATION}, **given})
+        preset = {**PRESETS[args.dataset], **SIZE_PRESETS[getattr(args, "preset", None) or "paper"]}
+        return TrainConfig.from_dict({**preset, **given})
+    invocation = {f.name: f.default for f in fields(TrainConfig) if f.name in PER_INVOCATION}
+    return TrainConfig.from_dict({**asdict(saved), **invocation, **given})
 
 
 def changed_options(saved: TrainConfig, cfg: TrainConfig) -> dict[str, tuple[Any, Any]]:
