@@ -296,8 +296,9 @@ def default_model(*, with_discriminator: bool = True) -> OasisModel:
     models = bundled_models()
     if not models:
         raise ModelFileError(
-            f"no model is bundled under {models_dir()} yet; train one with `oasis-train` and export it there, "
-            "or open a model folder / Hub id"
+            f"no model is bundled under {models_dir()}: a non-editable `pip install` leaves out the repository's "
+            "assets/ (install with `pip install -e`, or set OASIS_MODELS_DIR), or train one with `oasis-train` and "
+            "export it there, or open a model folder / Hub id"
         )
     path = models.get(DEFAULT_MODEL_NAME) or next(iter(models.values()))
     return load_model(path, with_discriminator=with_discriminator)
