@@ -15,7 +15,7 @@ from oasis_core import Synthesizer, load_model
 from training.cli import main as train_main
 from training.distributed import DistInfo
 from training.options import TrainConfig
-from training.trainer import Trainer, TrainingError, export, load_checkpoint
+from training.trainer import EpochBatches, Trainer, TrainingError, export, load_checkpoint
 
 CPU = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 COLORS = [(70, 130, 180), (34, 139, 34), (128, 128, 128), (0, 0, 200)]
@@ -210,11 +210,27 @@ def test_resume_keeps_the_runs_options_and_lists_changes(tmp_path: Path, capsys)
         train_main(["--name", "r2", "--runs-dir", str(tmp_path / "runs")])
 
 
+def test_a_step_sees_the_same_images_on_any_number_of_processes() -> None:
+    # --batch-size counts a step's images over all processes (the paper's 32 on 4 GPUs), and step k's images do not
+    # depend on the number of processes: a run stopped on 4 can resume on 2 where it stopped.
+    def ranks(world: int, start: int = 0) -> list[list[list[int]]]:
+        infos = [DistInfo(r, world, r, torch.device("cpu")) for r in range(world)]
+        return [EpochBatches(50, 8, info, seed=3, epoch=1, start=start).batches for info in infos]
+
+    (one,) = ranks(1)
+    assert len(one) == 6 and all(len(b) == 8 for b in one) and len({i for b in one for i in b}) == 48
+    for world in (2, 4, 8):
+        shares = ranks(world, start=2)
+        assert all(len(b) == 8 // world for r in shares for b in r)
+        assert [sum((r[k] for r in shares), []) for k in range(4)] == one[2:]
+
+
 def test_bad_run_options_are_one_line_errors(tmp_path: Path, capsys) -> None:
     data = make_dataset(tmp_path / "data")
     run = ["--dataset", "folder", "--dataroot", str(data), "--name", "bad", "--runs-dir", str(tmp_path / "runs"),
            *TINY_ARGS]
-    bad = [(["--batch-size", "0"], "--batch-size must be >= 1"), (["--device", "gpu"], "use auto, cpu or cuda"),
+    bad = [(["--batch-size", "0"], "must be a positive multiple of the 1 process(es), got 0"),
+           (["--device", "gpu"], "use auto, cpu or cuda"),
            (["--gpus", str(torch.cuda.device_count() + 1)], "CUDA GPU(s); several CPU processes: torchrun"),
            (["--crop-height", "20", "--crop-width", "24"], "multiple of the discriminator's total downsampling 8")]
     if not torch.cuda.is_available():

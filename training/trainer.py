@@ -54,13 +54,15 @@ class TrainingError(RuntimeError):
 
 
 class EpochBatches:
-    """Batches of dataset indices for one epoch and one rank: a seeded permutation, sharded, from `start` on."""
+    """This rank's share of the steps of one epoch, from step `start` on: step k takes the k-th `batch_size` indices
+    of a seeded permutation, and rank r the r-th of their world_size equal parts. The data of a step does not depend
+    on the number of processes, so a run can resume on another number of them where it stopped."""
 
     def __init__(self, n: int, batch_size: int, info: DistInfo, seed: int, epoch: int, start: int) -> None:
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
-        per_rank = n // info.world_size
-        mine = perm[info.rank : per_rank * info.world_size : info.world_size]
-        self.batches = [mine[i : i + batch_size] for i in range(0, per_rank - batch_size + 1, batch_size)][start:]
+        share = batch_size // info.world_size
+        first = [k * batch_size + info.rank * share for k in range(start, n // batch_size)]
+        self.batches = [perm[i : i + share] for i in first]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self.batches)
@@ -165,8 +167,9 @@ class Trainer:
         self.diffaug = tuple(p for p in cfg.diffaug.replace(" ", "").split(",") if p)
         if unknown := set(self.diffaug) - {"translation", "cutout"}:
             raise TrainingError(f"--diffaug: unknown {sorted(unknown)}; use translation and/or cutout")
-        if cfg.batch_size < 1:
-            raise TrainingError(f"--batch-size must be >= 1, got {cfg.batch_size}")
+        if cfg.batch_size < 1 or cfg.batch_size % dist_info.world_size:
+            raise TrainingError(f"--batch-size (images per step over all processes) must be a positive multiple of "
+                                f"the {dist_info.world_size} process(es), got {cfg.batch_size}")
         if not 0 < cfg.compile_memory_budget <= 1:
             raise TrainingError(f"--compile-memory-budget must be in (0, 1], got {cfg.compile_memory_budget}")
         self._setup_data()
@@ -204,13 +207,9 @@ class Trainer:
         )
         # Fixed, augmentation-free views for sample grids and the EMA's batch-norm statistics.
         self.plain_set = SegmentationDataset(self.info, report.pairs, size, train=False, seed=cfg.seed)
-        per_rank = len(report.pairs) // self.dist.world_size
-        self.iters_per_epoch = per_rank // cfg.batch_size
+        self.iters_per_epoch = len(report.pairs) // cfg.batch_size
         if self.iters_per_epoch == 0:
-            raise TrainingError(
-                f"{len(report.pairs)} training pairs are too few for batch size {cfg.batch_size} "
-                f"on {self.dist.world_size} process(es)"
-            )
+            raise TrainingError(f"{len(report.pairs)} training pairs are too few for batch size {cfg.batch_size}")
         self.total_iters = cfg.max_iters or cfg.epochs * self.iters_per_epoch
 
     def _setup_models(self) -> None:
@@ -482,7 +481,7 @@ class Trainer:
 
     def _log_scalars(self, stats: dict[str, float], step_time: float) -> None:
         record = {"iteration": self.iteration, "epoch": self.epoch, "sec_per_iter": step_time,
-                  "images_per_sec": self.cfg.batch_size * self.dist.world_size / max(step_time, 1e-9), **stats}
+                  "images_per_sec": self.cfg.batch_size / max(step_time, 1e-9), **stats}
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
