@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -67,7 +67,14 @@ class HistoryStrip(QListWidget):
         self.setMovement(QListView.Movement.Static)
         self.setToolTip("Earlier variations: click one (or pick one with the arrow keys and Enter) to return to it")
         self.itemClicked.connect(lambda item: self.variation_clicked.emit(self.row(item)))
-        self.itemActivated.connect(lambda item: self.variation_clicked.emit(self.row(item)))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Enter restores the current entry. Not through itemActivated: a double-click (or a single click, where
+        # the platform activates on one) sends it besides itemClicked, which would restore twice.
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentRow() >= 0:
+            self.variation_clicked.emit(self.currentRow())
+        else:
+            super().keyPressEvent(event)
 
     def set_variations(self, variations: list, current: int | None) -> None:
         """`current`: the variation the document shows, if it is one of them."""

@@ -17,7 +17,7 @@ from oasis_core import noise as noise_ops
 
 from .test_app_support import *
 from .conftest import realistic_weights, tiny_config
-from .test_app_support import SlowSynth, make_window, wait_image
+from .test_app_support import SlowSynth, collecting_factory, make_window, set_interp_ends, wait_image
 
 
 def test_generate_shows_an_image(studio, qtbot) -> None:
@@ -156,13 +156,7 @@ def test_unlocked_noise_is_resampled_where_painting_changed(studio) -> None:
 
 
 def test_live_mode_coalesces_a_burst_into_one_generation(qtbot, model_dir, dialogs) -> None:
-    synths: list[SlowSynth] = []
-
-    def factory(model, device, precision):
-        synths.append(SlowSynth(model))
-        synths[-1].delay = 0.05
-        return synths[-1]
-
+    synths, factory = collecting_factory(delay=0.05)
     window = make_window(qtbot, model_dir, Controller(factory))
     doc = window.controller.document
     window.live_check.setChecked(True)  # live: one generation at once
@@ -179,8 +173,8 @@ def test_live_mode_coalesces_a_burst_into_one_generation(qtbot, model_dir, dialo
 
 
 def test_stale_requests_are_dropped_and_the_newest_wins(qtbot, model_dir, dialogs) -> None:
-    synths: list[SlowSynth] = []
-    window = make_window(qtbot, model_dir, Controller(lambda m, d, p: synths.append(SlowSynth(m)) or synths[-1]))
+    synths, factory = collecting_factory()
+    window = make_window(qtbot, model_dir, Controller(factory))
     c, doc = window.controller, window.controller.document
     shown = []
     doc.image_changed.connect(lambda: shown.append(doc.image))
@@ -196,8 +190,8 @@ def test_stale_requests_are_dropped_and_the_newest_wins(qtbot, model_dir, dialog
 
 
 def test_event_loop_stays_responsive_while_a_slow_model_generates(qtbot, model_dir, dialogs) -> None:
-    synth: list[SlowSynth] = []
-    window = make_window(qtbot, model_dir, Controller(lambda m, d, p: synth.append(SlowSynth(m)) or synth[-1]))
+    synth, factory = collecting_factory()
+    window = make_window(qtbot, model_dir, Controller(factory))
     ticks: list[float] = []
     timer = QTimer(interval=10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
@@ -243,10 +237,7 @@ def test_gpu_out_of_memory_falls_back_to_the_cpu_with_a_notice(qtbot, model_dir,
 
 def test_frames_follow_the_layout_after_the_next_generation(studio, qtbot) -> None:
     c, doc = studio.controller, studio.controller.document
-    c.new_variation(1)
-    c.set_interp_end("a")
-    c.new_variation(2)
-    c.set_interp_end("b")
+    set_interp_ends(c)
     assert "making frames" in studio.interp.status.text()
     qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
     old = c.frames
@@ -319,13 +310,10 @@ class Recording(SlowSynth):
 
 
 def test_a_generation_does_not_wait_for_the_interpolation_frames(qtbot, model_dir, dialogs) -> None:
-    synths: list[Recording] = []
-    window = make_window(qtbot, model_dir, Controller(lambda m, d, p: synths.append(Recording(m)) or synths[-1]))
+    synths, factory = collecting_factory(Recording)
+    window = make_window(qtbot, model_dir, Controller(factory))
     c, doc, synth = window.controller, window.controller.document, synths[0]
-    c.new_variation(1)
-    c.set_interp_end("a")
-    c.new_variation(2)
-    c.set_interp_end("b")
+    set_interp_ends(c)
     qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
     synth.calls.clear()
     synth.delay = 0.1
@@ -345,19 +333,10 @@ def test_a_generation_does_not_wait_for_the_interpolation_frames(qtbot, model_di
 
 
 def test_settings_ok_keeps_the_queued_generation_and_frames(qtbot, model_dir, dialogs) -> None:
-    synths: list[SlowSynth] = []
-
-    def factory(model, device, precision):
-        synths.append(SlowSynth(model))
-        synths[-1].delay = 0.3
-        return synths[-1]
-
+    synths, factory = collecting_factory(delay=0.3)
     window = make_window(qtbot, model_dir, Controller(factory))
     c, doc = window.controller, window.controller.document
-    c.new_variation(1)  # running in the worker
-    c.set_interp_end("a")
-    c.new_variation(2)  # queued, as are the frames
-    c.set_interp_end("b")
+    set_interp_ends(c)  # the first generation runs in the worker; the second and the frames wait
     c.reconfigure("cpu", "auto")  # Settings, OK
     qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
     assert not c.frames_pending and window.interp.status.text() == f"{FRAME_COUNT} frames"
@@ -367,10 +346,7 @@ def test_settings_ok_keeps_the_queued_generation_and_frames(qtbot, model_dir, di
 
 def test_remade_frames_show_at_the_slider_position(studio, qtbot) -> None:
     c, doc = studio.controller, studio.controller.document
-    c.new_variation(1)
-    c.set_interp_end("a")
-    c.new_variation(2)
-    c.set_interp_end("b")
+    set_interp_ends(c)
     qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
     studio.interp.slider.setValue(5)
     mask = np.zeros(doc.shape, dtype=bool)

@@ -23,7 +23,7 @@ from oasis_core import OasisModel, load_model, random_layout
 
 from .conftest import realistic_weights, tiny_config
 from .test_app_support import *
-from .test_app_support import SlowSynth, make_window, wait_image
+from .test_app_support import SlowSynth, collecting_factory, make_window, wait_image
 
 Yes, No, Discard, Cancel = (
     QMessageBox.StandardButton.Yes,
@@ -246,9 +246,8 @@ class Slow(SlowSynth):
 
 
 def slow_window(qtbot, model_dir) -> tuple[MainWindow, list[Slow]]:
-    synths: list[Slow] = []
-    window = make_window(qtbot, model_dir, Controller(lambda m, d, p: synths.append(Slow(m)) or synths[-1]))
-    return window, synths
+    synths, factory = collecting_factory(Slow)
+    return make_window(qtbot, model_dir, Controller(factory)), synths
 
 
 def test_a_result_for_the_previous_document_is_dropped(qtbot, model_dir, dialogs, tmp_path) -> None:

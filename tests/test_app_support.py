@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,10 @@ from oasis_core import OasisModel, Synthesizer
 
 from .conftest import realistic_weights, tiny_config
 
-__all__ = ["Dialogs", "SlowSynth", "dialogs", "isolated_data", "make_window", "model_dir", "studio", "wait_image"]
+__all__ = [
+    "Dialogs", "SlowSynth", "collecting_factory", "dialogs", "isolated_data", "make_window", "model_dir",
+    "set_interp_ends", "studio", "wait_image",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +87,28 @@ class SlowSynth:
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
+
+
+def collecting_factory(kind: type[SlowSynth] = SlowSynth, delay: float | None = None) -> tuple[list, Callable]:
+    """A synthesizer factory for `Controller` making `kind` (taking `delay`, if given) and the list of all it made."""
+    made: list[SlowSynth] = []
+
+    def factory(model: OasisModel, device: str, precision: str) -> SlowSynth:
+        synth = kind(model)
+        if delay is not None:
+            synth.delay = delay
+        made.append(synth)
+        return synth
+
+    return made, factory
+
+
+def set_interp_ends(c: Controller) -> None:
+    """Variation 1 as end A, then variation 2 as end B: two generations, then the frames, queued in that order."""
+    c.new_variation(1)
+    c.set_interp_end("a")
+    c.new_variation(2)
+    c.set_interp_end("b")
 
 
 def make_window(

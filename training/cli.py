@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .options import SAME_TRAINING, TrainConfig, build_parser, changed_options, default_runs_dir, resolve
+from .options import SAME_TRAINING, TrainConfig, build_parser, changed_options, resolve, runs_root
 
 
 def _export_main(argv: list[str]) -> int:
@@ -24,7 +24,7 @@ def _export_main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     run = Path(args.run)
     if not run.is_dir():
-        run = (args.runs_dir or default_runs_dir()) / args.run
+        run = runs_root(args.runs_dir) / args.run
     try:
         model = export(run, args.out, half=args.half, with_discriminator=not args.no_discriminator, name=args.name)
     except TrainingError as e:
@@ -52,8 +52,7 @@ def _launch_torchrun(gpus: int, argv: list[str]) -> int:
 
 def _resumed_config(args: argparse.Namespace) -> TrainConfig:
     """The run's saved options, overridden by those given again; changes are announced (by rank 0)."""
-    runs_dir = Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
-    saved_file = runs_dir / args.name / "config.json"
+    saved_file = runs_root(args.runs_dir) / args.name / "config.json"
     if not saved_file.is_file():
         raise FileNotFoundError(f"--resume: {saved_file.parent} is not a run folder (no config.json)")
     saved = TrainConfig.from_dict(json.loads(saved_file.read_text(encoding="utf-8")))
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = _resumed_config(args) if args.resume else resolve(args)
-        cfg.runs_dir = str(Path(cfg.runs_dir).expanduser()) if cfg.runs_dir else str(default_runs_dir())
+        cfg.runs_dir = str(runs_root(cfg.runs_dir))
         info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
         if args.dry_run:
             resolved = {"train": json.loads(cfg.to_json()), "model": model_config(cfg, info).to_dict(),

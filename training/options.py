@@ -20,6 +20,11 @@ def default_runs_dir() -> Path:
     return Path.home() / ".cache" / "oasis-studio" / "runs"
 
 
+def runs_root(given: str | Path | None) -> Path:
+    """Where run folders live: `given` (a --runs-dir, ~ expanded), else the default."""
+    return Path(given).expanduser() if given else default_runs_dir()
+
+
 @dataclass
 class TrainConfig:
     dataset: str
@@ -101,7 +106,7 @@ class TrainConfig:
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.runs_dir or default_runs_dir()) / self.name
+        return runs_root(self.runs_dir) / self.name
 
 
 # The hyperparameters of the authors' code (its config.py and training scripts); the paper's Appendix C.3 differs in
