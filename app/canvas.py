@@ -158,7 +158,11 @@ class CanvasView(QWidget):
         self.update()
 
     def to_canvas(self, pos: QPointF | QPoint) -> tuple[int, int]:
-        p = (QPointF(pos) - self._offset) / self._scale
+        """The canvas pixel shown at the screen pixel under `pos`. Drawing samples that screen pixel at its centre,
+        half a device pixel right and down of `pos`: mapping `pos` itself would pick the canvas pixel to the left
+        or above wherever a boundary crosses the screen pixel, and below scale 1 never reach the last column or row."""
+        half = 0.5 / self.devicePixelRatioF()
+        p = (QPointF(pos) + QPointF(half, half) - self._offset) / self._scale
         return int(np.floor(p.x())), int(np.floor(p.y()))
 
     def to_widget(self, x: float, y: float) -> QPointF:

@@ -1,0 +1,61 @@
+"""Nothing overwritten, nothing silently wrong: autosave failures, the command line, recovery, the rectangle's
+far edge, colour layouts that went through JPEG, and File > Open Recent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app.canvas import CanvasView, Tool, ToolState
+from app.document import Document
+
+from .conftest import tiny_config
+from .test_app_support import *
+
+
+def displayed_extent(view: CanvasView) -> tuple[QPoint, QPoint]:
+    """The first and the last widget pixel that show the canvas (its colours, not the background)."""
+    image = view.grab().toImage()
+    background = (48, 48, 52)
+    shown = np.array(
+        [[image.pixelColor(x, y).getRgb()[:3] != background for x in range(view.width())] for y in range(view.height())]
+    )
+    ys, xs = np.nonzero(shown)
+    return QPoint(int(xs.min()), int(ys.min())), QPoint(int(xs.max()), int(ys.max()))
+
+
+@pytest.mark.parametrize("size", [(480, 320), (400, 260), (700, 420)])  # scales 0.92, 0.49, 1.35
+def test_a_rectangle_dragged_corner_to_corner_covers_the_whole_canvas(qtbot, size) -> None:
+    view = CanvasView(ToolState())
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    view.set_document(Document(tiny_config(height=256, width=512)))
+    view.tools.update(tool=Tool.RECT, class_id=3)
+    first, last = displayed_extent(view)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=first)
+    qtbot.mouseMove(view, last)
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=last)
+    assert (view.doc.labels == 3).all(), np.argwhere(view.doc.labels != 3)[[0, -1]]
+
+
+def test_the_pixel_under_the_mouse_is_the_one_shown_there(qtbot) -> None:
+    view = CanvasView(ToolState())
+    qtbot.addWidget(view)
+    view.resize(400, 260)
+    view.show()
+    doc = Document(tiny_config(height=64, width=96))
+    view.set_document(doc)
+    ys, xs = np.mgrid[0:64, 0:96]
+    doc.set_labels((xs + 2 * ys) % 5)
+    view.zoom(1.7)  # a scale that is no whole number
+    image = view.grab().toImage()
+    colors = np.asarray(doc.config.class_colors)
+    wrong = []
+    for wy in range(0, view.height(), 3):
+        for wx in range(0, view.width(), 3):
+            x, y = view.to_canvas(QPoint(wx, wy))
+            if 0 <= x < 96 and 0 <= y < 64 and tuple(colors[doc.labels[y, x]]) != image.pixelColor(wx, wy).getRgb()[:3]:
+                wrong.append((wx, wy))
+    assert len(wrong) < 0.01 * view.width() * view.height() / 9, wrong[:10]  # Qt's own rounding: a few edge pixels
