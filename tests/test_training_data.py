@@ -21,6 +21,7 @@ from training.data import (
     find_pairs,
     validate,
 )
+from training.datasets import DATASET_TABLE, DatasetKind, Layout
 
 # Well separated colours: a blend of any two is far from every one of them.
 PALETTE = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [255, 0, 255]], dtype=np.uint8)
@@ -219,6 +220,67 @@ def test_bad_classes_json(tmp_path, data, words):
 def test_missing_classes_json_names_the_file(tmp_path):
     with pytest.raises(DatasetError, match="classes.json"):
         dataset_info("folder", tmp_path)
+
+
+def test_a_missing_data_folder_is_named_rather_than_its_classes_json(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist") as e:
+        dataset_info("folder", tmp_path / "moved-away")
+    assert "moved-away" in str(e.value) and "classes file" not in str(e.value)
+
+
+def test_resume_after_the_data_folder_moved_says_how_to_point_at_it(tmp_path, capsys):
+    from training.cli import main as train_main
+    from training.options import TrainConfig
+
+    runs = tmp_path / "my runs"
+    run = TrainConfig(dataset="folder", dataroot=str(tmp_path / "data"), name="r 1", runs_dir=str(runs))
+    (runs / "r 1").mkdir(parents=True)
+    (runs / "r 1" / "config.json").write_text(run.to_json())
+    resume = ["--name", "r 1", "--runs-dir", str(runs), "--resume", "--dry-run"]
+    assert train_main(resume) == 2
+    err = capsys.readouterr().err
+    assert f"data folder {tmp_path / 'data'} is gone" in err
+    assert f"oasis-train --name 'r 1' --runs-dir '{runs}' --resume --dataroot NEW_PATH" in err
+    moved = make_folder(tmp_path / "elsewhere", ["a", "b"])
+    assert train_main([*resume, "--dataroot", str(moved)]) == 0  # the suggested command works
+    assert f"dataroot {str(tmp_path / 'data')!r} -> {str(moved)!r}" in capsys.readouterr().err
+
+
+def test_a_new_kind_is_one_table_entry(tmp_path, monkeypatch):
+    """Pascal VOC as an example: split files in ImageSets/, palette labels with 255 on object borders."""
+    voc = DatasetKind(
+        "voc",
+        (Layout("JPEGImages", "SegmentationClass", split_files="ImageSets/Segmentation/{split}.txt"),),
+        "JPEGImages/*.jpg, SegmentationClass/*.png and ImageSets/Segmentation/{train,val}.txt",
+        split_dirs={"train": "train", "val": "val"},
+        class_names=tuple(f"c{k}" for k in range(21)),
+        dont_care_id=0,
+        raw_map=((255, 0),),
+    )
+    monkeypatch.setitem(DATASET_TABLE, "voc", voc)
+    for k, name in enumerate(["2007_000032", "2007_000039", "2007_000063"]):
+        save(tmp_path / "JPEGImages" / f"{name}.jpg", photo(2, 3, k))
+        save(tmp_path / "SegmentationClass" / f"{name}.png", np.array([[0, 20, 255]] * 2, np.uint8))
+    (tmp_path / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (tmp_path / "ImageSets" / "Segmentation" / "val.txt").write_text("2007_000039\n")
+    assert [p.name for p in find_pairs("voc", tmp_path, "train")] == ["2007_000032", "2007_000063"]
+    report = validate("voc", tmp_path, "val")
+    assert report.ok and [p.name for p in report.pairs] == ["2007_000039"]
+    assert report.info.label_nc == 21 and report.info.invalid_raw_values(np.array([21, 254], np.uint8)) == [21, 254]
+    item = SegmentationDataset(report.info, report.pairs, (2, 3), train=False)[0]
+    assert item["labels"].tolist() == [[0, 20, 0]] * 2
+    with pytest.raises(DatasetError, match="ImageSets/Segmentation"):  # the layout's own words
+        find_pairs("voc", tmp_path / "JPEGImages", "train")
+
+
+def test_the_readme_lists_the_tables_kinds_and_classes():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| `--dataset` |") :].split("\n\n", 1)[0].splitlines()[2:]
+    rows = {row.split("`")[1]: row for row in table}
+    assert tuple(rows) == KINDS
+    for kind, spec in DATASET_TABLE.items():
+        if spec.class_names is not None:
+            assert f"{len(spec.class_names)} channels" in rows[kind]
 
 
 # ---- errors -------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def _resumed_config(args: argparse.Namespace) -> TrainConfig:
         raise FileNotFoundError(f"--resume: {saved_file.parent} is not a run folder (no config.json)")
     saved = TrainConfig.from_dict(json.loads(saved_file.read_text(encoding="utf-8")))
     cfg = resolve(args, saved)
+    if args.dataroot is None and not Path(cfg.dataroot).is_dir():
+        runs_dir = f" --runs-dir {shlex.quote(args.runs_dir)}" if args.runs_dir else ""
+        raise FileNotFoundError(
+            f"--resume: the run's data folder {cfg.dataroot} is gone (moved, renamed or not mounted?); point at its "
+            f"new place with `oasis-train --name {shlex.quote(cfg.name)}{runs_dir} --resume --dataroot NEW_PATH`")
     if os.environ.get("RANK", "0") != "0":
         return cfg
     if args.preset:
