@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self._build_toolbars_and_menus()
         self._connect()
         self.autosaver = None if autosave_ms is None else Autosaver(self.controller, recovery_path(), autosave_ms, self)
+        if self.autosaver is not None:
+            self.autosaver.failed.connect(self._autosave_failed)
         self._set_model_actions(None)
         self.resize(1400, 860)
 
@@ -587,6 +589,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Nothing re-rolled: '{name}' {why}", 5000)
 
     def _notice(self, message: str) -> None:
+    def _autosave_failed(self, message: str) -> None:
+        """Once per streak of failed autosaves: without a recovery file, a crash would lose the work."""
+        self.statusBar().showMessage(f"{message} — a crash now would lose unsaved work: save the project", 30000)
+
         self.statusBar().showMessage(message, 15000)
         QMessageBox.information(self, "OASIS Studio", message)
 

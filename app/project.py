@@ -9,6 +9,7 @@ Layout of the zip (format version 1):
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -75,14 +76,19 @@ def save_project(path: str | os.PathLike[str], data: ProjectData, config: ModelC
     }
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w") as z:
-        z.writestr("manifest.json", json.dumps(manifest, indent=2), zipfile.ZIP_DEFLATED)
-        z.writestr("labels.png", _labels_png(data.labels, config))  # PNG is compressed already
-        if data.noise is not None:
-            z.writestr("noise.safetensors", save_tensors({"noise": data.noise.detach().float().contiguous()}))
-        if data.image is not None:
-            z.writestr("image.png", _png_bytes(Image.fromarray(data.image)))
-    os.replace(tmp, path)
+    try:
+        with zipfile.ZipFile(tmp, "w") as z:
+            z.writestr("manifest.json", json.dumps(manifest, indent=2), zipfile.ZIP_DEFLATED)
+            z.writestr("labels.png", _labels_png(data.labels, config))  # PNG is compressed already
+            if data.noise is not None:
+                z.writestr("noise.safetensors", save_tensors({"noise": data.noise.detach().float().contiguous()}))
+            if data.image is not None:
+                z.writestr("image.png", _png_bytes(Image.fromarray(data.image)))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # the save's own error is the one to report
+            tmp.unlink(missing_ok=True)  # a failed save leaves nothing behind (megabytes per autosave attempt)
+        raise
 
 
 def _read_image(z: zipfile.ZipFile, name: str) -> Image.Image:

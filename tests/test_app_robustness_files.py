@@ -9,9 +9,11 @@ from PySide6.QtCore import QPoint, Qt
 
 from app.canvas import CanvasView, Tool, ToolState
 from app.document import Document
+from app.settings import recovery_path
 
 from .conftest import tiny_config
 from .test_app_support import *
+from .test_app_support import make_window
 
 
 def displayed_extent(view: CanvasView) -> tuple[QPoint, QPoint]:
@@ -59,3 +61,43 @@ def test_the_pixel_under_the_mouse_is_the_one_shown_there(qtbot) -> None:
             if 0 <= x < 96 and 0 <= y < 64 and tuple(colors[doc.labels[y, x]]) != image.pixelColor(wx, wy).getRgb()[:3]:
                 wrong.append((wx, wy))
     assert len(wrong) < 0.01 * view.width() * view.height() / 9, wrong[:10]  # Qt's own rounding: a few edge pixels
+
+
+def autosave_once(qtbot, window) -> None:
+    """One autosave attempt, waited for, with its result delivered to the GUI thread."""
+    future = window.autosaver.save_if_changed()
+    assert future is not None
+    future.result(timeout=20)
+    qtbot.wait(50)  # the queued report of the autosave thread
+
+
+def test_autosave_failures_are_reported_once_per_streak_and_leave_no_temp_file(qtbot, model_dir, dialogs) -> None:
+    blocked = recovery_path()
+    blocked.mkdir(parents=True)
+    (blocked / "in the way").write_text("a folder where the recovery file should be: it cannot be replaced")
+    window = make_window(qtbot, model_dir, autosave_ms=10**6)  # attempts only when the test asks
+    reports: list[str] = []
+    window.autosaver.failed.connect(reports.append)
+    doc = window.controller.document
+    doc.set_labels(np.full(doc.shape, 2))
+    autosave_once(qtbot, window)
+    assert len(reports) == 1 and str(blocked) in reports[0]
+    assert "autosave" in window.statusBar().currentMessage().lower()
+    assert list(blocked.parent.glob("*.tmp")) == []
+    doc.set_labels(np.full(doc.shape, 3))
+    autosave_once(qtbot, window)
+    autosave_once(qtbot, window)  # the failed state is tried again, not taken as saved
+    assert len(reports) == 1 and list(blocked.parent.glob("*.tmp")) == []
+
+    saved: list[str] = []
+    window.autosaver.saved.connect(saved.append)
+    (blocked / "in the way").unlink()
+    blocked.rmdir()
+    autosave_once(qtbot, window)  # the same state, now written: the streak ends
+    assert saved == [str(blocked)] and blocked.is_file()
+    blocked.unlink()
+    blocked.mkdir()
+    (blocked / "in the way").write_text("")
+    doc.set_labels(np.full(doc.shape, 4))
+    autosave_once(qtbot, window)
+    assert len(reports) == 2  # a new streak is reported again
