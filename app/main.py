@@ -71,7 +71,7 @@ def dismiss_dialogs(parent, messages: list[str] | None = None):
 
 
 def screenshot(window, out: Path, layout: Path | None, timeout_s: float = 300) -> int:
-    """Generate once and save a picture of the whole window; 0 on success (the picture is saved either way)."""
+    """Generate once and save a picture of the whole window; 0 on success (a failed generation is pictured too)."""
     c = window.controller
     window.show()
     if not wait_until(lambda: c.model is not None or window.load_error is not None, timeout_s):
@@ -88,9 +88,25 @@ def screenshot(window, out: Path, layout: Path | None, timeout_s: float = 300) -
             print("oasis-studio: generation did not finish in time", file=sys.stderr)
             status = 1
     wait_until(lambda: False, 0.2)  # let the last repaints land
-    window.grab().save(str(out))
+    if not window.grab().save(str(out)):
+        print(f"oasis-studio: could not write the screenshot to {out}", file=sys.stderr)
+        return 1
     print(out)
     return status
+
+
+def screenshot_path_problem(out: Path) -> str | None:
+    """Why no screenshot can be written to `out`, found before the model loads; None if none is known yet."""
+    from PySide6.QtGui import QImageWriter
+
+    writable = {bytes(f).decode() for f in QImageWriter.supportedImageFormats()}
+    if not out.suffix:
+        return f"{out}: the name has no image suffix; use .png or .jpg"
+    if out.suffix.lower().lstrip(".") not in writable:
+        return f"{out}: '{out.suffix}' is not an image type that can be written; use .png or .jpg"
+    if not out.parent.is_dir():
+        return f"{out}: the folder {out.parent} does not exist"
+    return None
 
 
 def self_test(window, timeout_s: float = 300) -> int:
@@ -179,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             window.controller.shutdown()
             window.deleteLater()
     if args.screenshot is not None:
+        problem = screenshot_path_problem(args.screenshot)
+        if problem is not None:
+            print(f"oasis-studio: {problem}", file=sys.stderr)
+            return 2
         dismiss_dialogs(app)
         window = MainWindow(autosave_ms=None)
         window.start(args.model, check_recovery=False)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from app import main as app_main
 from app.canvas import CanvasView, Tool, ToolState
 from app.document import Document
 from app.settings import recovery_path
@@ -101,3 +102,21 @@ def test_autosave_failures_are_reported_once_per_streak_and_leave_no_temp_file(q
     doc.set_labels(np.full(doc.shape, 4))
     autosave_once(qtbot, window)
     assert len(reports) == 2  # a new streak is reported again
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("shot.xyz", "not an image type"),  # refused before the model loads
+        ("shot", "no image suffix"),
+        ("missing/shot.png", "does not exist"),
+        ("folder.png", "could not write"),  # found out only when writing
+    ],
+)
+def test_an_unwritable_screenshot_fails_with_one_line(tmp_path, model_dir, isolated_data, capsys, name, says) -> None:
+    (tmp_path / "folder.png").mkdir()
+    out = tmp_path / name
+    assert app_main.main(["--screenshot", str(out), "--model", str(model_dir)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("oasis-studio: ") and says in err[0] and str(out) in err[0], err
+    assert {p.name for p in tmp_path.iterdir()} - {"data"} == {"folder.png"}  # nothing written
