@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from oasis_core import bundled_models, default_model
 
 from . import project
-from .autosave import AUTOSAVE_MS, Autosaver, recovery_model_source
+from .autosave import AUTOSAVE_MS, Autosaver, recovery_model_source, recovery_project_path
 from .canvas import ZOOM_STEP, CanvasView, Tool, ToolState
 from .controller import FRAME_COUNT, MAX_UI_SEED, Controller, ModelInfo
 from .dialogs import SettingsDialog, about_dialog, shortcuts_dialog
@@ -81,7 +81,11 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_toolbars_and_menus()
         self._connect()
-        self.autosaver = None if autosave_ms is None else Autosaver(self.controller, recovery_path(), autosave_ms, self)
+        self.autosaver = (
+            None
+            if autosave_ms is None
+            else Autosaver(self.controller, recovery_path(), autosave_ms, self, lambda: self.project_path)
+        )
         if self.autosaver is not None:
             self.autosaver.failed.connect(self._autosave_failed)
         self._set_model_actions(None)
@@ -418,7 +422,9 @@ class MainWindow(QMainWindow):
 
     def _set_restore_pending(self, path: Path | None) -> None:
         self._restore_pending = path
+            self.project_path = recovery_project_path(path)  # Save writes where the work belongs
         if self.autosaver is not None:
+            self._update_title()
             self.autosaver.paused = path is not None
 
     def _on_model_failed(self, message: str) -> None:

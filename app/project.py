@@ -1,7 +1,8 @@
 """`.oasis` projects: a zip with the label map, the noise (safetensors, never pickle), seed, model and image.
 
 Layout of the zip (format version 1):
-  manifest.json      format, format_version, seed, model {name, source, label_nc, height, width, z_dim}
+  manifest.json      format, format_version, seed, model {name, source, label_nc, height, width, z_dim};
+                     autosave_of in a recovery file: the project file it holds the unsaved state of
   labels.png         index PNG with the model's palette (16-bit grey PNG for more than 256 classes)
   noise.safetensors  "noise" (1, z, H, W) float32, if the model has 3D noise
   image.png          the current result, if any
@@ -54,6 +55,7 @@ def _png_bytes(im: Image.Image) -> bytes:
 
 
 def _labels_png(labels: np.ndarray, config: ModelConfig) -> bytes:
+    autosave_of: str = ""  # an autosave's project file, where Save writes once it is restored ("": untitled)
     if config.label_nc <= 256:
         return _png_bytes(palette_image(labels, config))
     return _png_bytes(Image.fromarray(labels.astype(np.uint16)))
@@ -83,6 +85,8 @@ def save_project(path: str | os.PathLike[str], data: ProjectData, config: ModelC
             if data.noise is not None:
                 z.writestr("noise.safetensors", save_tensors({"noise": data.noise.detach().float().contiguous()}))
             if data.image is not None:
+    if data.autosave_of:
+        manifest["autosave_of"] = data.autosave_of
                 z.writestr("image.png", _png_bytes(Image.fromarray(data.image)))
         os.replace(tmp, path)
     except BaseException:

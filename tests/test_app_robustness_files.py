@@ -3,9 +3,13 @@ far edge, colour layouts that went through JPEG, and File > Open Recent."""
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from app import main as app_main
 from app.canvas import CanvasView, Tool, ToolState
@@ -120,3 +124,38 @@ def test_an_unwritable_screenshot_fails_with_one_line(tmp_path, model_dir, isola
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("oasis-studio: ") and says in err[0] and str(out) in err[0], err
     assert {p.name for p in tmp_path.iterdir()} - {"data"} == {"folder.png"}  # nothing written
+
+
+def test_restored_work_keeps_its_project_file(qtbot, model_dir, dialogs, tmp_path) -> None:
+    first = make_window(qtbot, model_dir, autosave_ms=10**6)
+    doc = first.controller.document
+    doc.set_labels(np.full(doc.shape, 1))
+    assert first.save_project(tmp_path / "scene.oasis")
+    doc.set_labels(np.full(doc.shape, 2))  # unsaved when the crash comes
+    autosave_once(qtbot, first)
+    first.autosaver.stop()  # the crash: no clean exit
+    first.controller.shutdown()
+    first.autosaver = None
+
+    dialogs.answer = QMessageBox.StandardButton.Yes
+    second = make_window(qtbot, model_dir, autosave_ms=10**6, check_recovery=True)
+    qtbot.waitUntil(lambda: (second.controller.document.labels == 2).all(), timeout=10000)
+    assert second.project_path == tmp_path / "scene.oasis" and second.doc.modified
+    assert second.windowTitle().startswith("scene.oasis*")
+    assert second.save_project_action() and not second.doc.modified  # Ctrl+S: where it belongs, no dialog
+    with zipfile.ZipFile(tmp_path / "scene.oasis") as z:
+        assert "autosave_of" not in json.loads(z.read("manifest.json"))  # only recovery files say it
+    assert (second.controller.open_project(tmp_path / "scene.oasis") == []) and (second.doc.labels == 2).all()
+
+
+def test_untitled_work_is_restored_untitled(qtbot, model_dir, dialogs) -> None:
+    first = make_window(qtbot, model_dir, autosave_ms=10**6)
+    first.controller.document.set_labels(np.full(first.controller.document.shape, 2))
+    autosave_once(qtbot, first)
+    first.autosaver.stop()
+    first.controller.shutdown()
+    first.autosaver = None
+    dialogs.answer = QMessageBox.StandardButton.Yes
+    second = make_window(qtbot, model_dir, autosave_ms=10**6, check_recovery=True)
+    qtbot.waitUntil(lambda: (second.controller.document.labels == 2).all(), timeout=10000)
+    assert second.project_path is None and second.windowTitle().startswith("untitled*")
