@@ -3,11 +3,14 @@ far edge, colour layouts that went through JPEG, and File > Open Recent."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -15,6 +18,7 @@ from app import main as app_main
 from app.canvas import CanvasView, Tool, ToolState
 from app.document import Document
 from app.settings import recovery_path
+from oasis_core import colorize, colors_to_labels, random_layout
 
 from .conftest import tiny_config
 from .test_app_support import *
@@ -159,3 +163,33 @@ def test_untitled_work_is_restored_untitled(qtbot, model_dir, dialogs) -> None:
     second = make_window(qtbot, model_dir, autosave_ms=10**6, check_recovery=True)
     qtbot.waitUntil(lambda: (second.controller.document.labels == 2).all(), timeout=10000)
     assert second.project_path is None and second.windowTitle().startswith("untitled*")
+
+
+def test_a_colour_layout_that_went_through_jpeg_keeps_its_classes(studio, dialogs, tmp_path) -> None:
+    cfg = studio.controller.model.config
+    labels = random_layout(32, 48, [0, 1, 2, 3, 4], regions=5, seed=2)
+    buf = io.BytesIO()
+    Image.fromarray(colorize(labels, cfg)).save(buf, format="JPEG", quality=90, subsampling=0)
+    rgb = np.array(Image.open(buf).convert("RGB"))
+    rgb[0, :3] = (1, 2, 3)  # no class's colour, even nearly
+    Image.fromarray(rgb).save(tmp_path / "layout.png")  # a colour PNG, saved as JPEG once on its way
+    exact = (rgb[..., None, :] == np.asarray(cfg.class_colors)).all(-1).any(-1)
+    assert exact.mean() < 0.9  # the test is meaningful: JPEG moved many pixels off the palette
+
+    assert studio.open_labels(tmp_path / "layout.png")
+    got = studio.controller.document.labels
+    assert (got[1:] == labels[1:]).mean() > 0.95 and (got[0, :3] == 0).all()
+    ((_, _, text),) = dialogs.kinds("warning")
+    snapped = int(re.search(r"(\d+) pixels were within", text).group(1))
+    assert 0.8 * (~exact).sum() < snapped <= (~exact).sum() - 3 and "#010203 (3 px)" in text
+
+
+def test_colours_near_two_palette_colours_are_not_guessed() -> None:
+    cfg = tiny_config(class_colors=((200, 0, 0), (210, 0, 0), (0, 0, 200), (0, 200, 0), (90, 90, 90)), dont_care_id=4)
+    rgb = np.zeros((2, 4, 3), np.uint8)
+    rgb[0] = [(0, 0, 200), (0, 12, 190), (0, 16, 216), (0, 17, 200)]  # exact, near, at the limit, too far
+    rgb[1] = [(205, 0, 0), (225, 0, 0), (90, 90, 90), (106, 74, 90)]  # between two classes, near one, exact, near
+    loaded = colors_to_labels(rgb, cfg)
+    np.testing.assert_array_equal(loaded.labels, [[2, 2, 2, 4], [4, 1, 4, 4]])
+    snapped, unmapped = loaded.warnings
+    assert snapped.startswith("4 pixels were within 16") and "2 colours are not in the palette" in unmapped
