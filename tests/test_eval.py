@@ -11,9 +11,9 @@ from safetensors.torch import save_file
 from oasis_core import OasisModel
 from tests.conftest import realistic_weights, tiny_config
 from tests.test_training import make_dataset
+from training.evaluation import inception
 from training.evaluation.cli import main as eval_main
 from training.evaluation.evaluate import contact_indices
-from training.evaluation import inception
 from training.evaluation.inception import FIDInceptionV3, InceptionWeightsError, load_inception, standard_fid_weights
 from training.evaluation.judge import JudgeNet, load_judge, train_judge
 from training.evaluation.lpips import LPIPS, LPIPSWeightsError, load_lpips
@@ -416,3 +416,150 @@ def test_cli_refuses_no_contact_rows_before_evaluating(tmp_path: Path, capsys) -
         eval_main([str(tmp_path), "--dataset", "folder", "--dataroot", str(tmp_path), "--out", str(tmp_path / "o"),
                    "--contact-rows", "0"])
     assert stop.value.code == 2 and "must be >= 1, got 0" in capsys.readouterr().err
+
+
+# ---- measures as objects: the protocol a new measure implements ------------------------------------------
+
+
+def test_not_computed_is_null_with_its_reason_and_a_summary_row() -> None:
+    from training.evaluation.protocol import NotComputed, SummaryRow
+
+    fid = NotComputed(("fid", "kid"), "FID / KID ↓", "no weights", short_name="FID")
+    assert fid.to_json() == {"fid": None, "kid": None, "fid_reason": "no weights"}
+    assert [r.markdown() for r in fid.summary(None)] == ["| FID / KID ↓ | not computed | no weights |"]
+    assert fid.headline() == "FID n/a"
+    quiet = NotComputed(("color_texture",), "colour", None)
+    assert quiet.to_json() == {"color_texture": None} and quiet.summary(None) == [] and quiet.headline() is None
+    assert SummaryRow("KID", "1 ± 2").markdown() == "| KID | 1 ± 2 | |"
+
+
+def _batch(index: int, labels: np.ndarray, real: np.ndarray, generated: list[np.ndarray]):
+    from training.evaluation.protocol import Batch
+
+    return Batch(index, labels, real, np.stack(generated), None)
+
+
+def test_judge_miou_measure_by_hand() -> None:
+    from types import SimpleNamespace
+
+    from training.evaluation.measures import JudgeMIoU
+
+    class ColourJudge:  # reads the class off the red channel: a perfect judge of images painted by class
+        config = None
+
+        def predict(self, images: np.ndarray) -> np.ndarray:
+            return images[..., 0].astype(np.int64) // 100
+
+        def describe(self) -> dict:
+            return {"kind": "test", "source": "-"}
+
+    labels = np.zeros((4, 4), np.int64)
+    labels[2:] = 1
+    painted = np.repeat((labels * 100).astype(np.uint8)[..., None], 3, -1)
+    info = SimpleNamespace(class_names=("sky", "sea"), label_nc=2, dont_care_id=None)
+    m = JudgeMIoU(ColourJudge(), info, (4, 4))
+    m.update(_batch(0, labels, painted, [painted, np.zeros_like(painted)]))  # variation 2: all "sky"
+    r = m.result()
+    # generated: sky TP 16, FP 8 -> 2/3; sea TP 8, FN 8 -> 1/2; real photos are judged perfectly
+    assert (r.generated, r.real, r.ratio_generated_to_real) == (0.5833, 1.0, 0.5833)
+    assert (r.pixel_accuracy_generated, r.pixel_accuracy_real) == (0.75, 1.0)
+    assert r.per_class["sky"].iou_generated == 0.6667 and r.per_class["sea"].pixel_share == 0.5
+    assert [(b.band, b.classes, b.miou_generated) for b in r.frequency_bands] == [
+        ("band 1", ["sky"], 0.6667),
+        ("band 2", ["sea"], 0.5),
+    ]
+    assert r.to_json()["miou"]["confusion_generated"] == [[16, 0], [8, 8]]
+    assert r.frequency_source == "pixel shares of the evaluated split's labels"
+
+
+def test_diversity_and_colour_measures_on_batches() -> None:
+    from types import SimpleNamespace
+
+    from training.evaluation.measures import ColorTexture, MSSSIMDiversity
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (40, 56, 3)).astype(np.uint8)
+    labels = np.zeros((40, 56), np.int64)
+    div = MSSSIMDiversity((40, 56))
+    colour = ColorTexture(SimpleNamespace(class_names=("a",), label_nc=1, dont_care_id=None))
+    for m in (div, colour):
+        m.update(_batch(0, labels, img, [img, img]))
+        m.update(_batch(1, labels, img, [img, 255 - img]))
+    d = div.result()
+    inverted, _ = mean_pairwise_ms_ssim(np.stack([img, 255 - img]))
+    assert d.layouts == 2 and d.scales == 2 and d.ms_ssim == round((1 + inverted) / 2, 4)
+    assert "only 2 of the 5 standard scales fit" in d.note
+    c = colour.result()
+    assert list(c.per_class) == ["a"] and c.color_emd > 0  # the inverted variation moves the colours
+    single = MSSSIMDiversity((40, 56))
+    single.update(_batch(0, labels, img, [img]))
+    none = single.result().to_json()
+    assert none["diversity"] is None and "--variations" in none["diversity_reason"]
+
+
+def test_a_new_measure_plugs_in_as_a_factory(workspace: dict, tmp_path: Path) -> None:
+    """The extension point: a measure built from the context, fed every layout, its typed result in metrics.json
+    and in the report, reading another split through the context."""
+    from dataclasses import dataclass
+
+    from training.evaluation.evaluate import EvalOptions, evaluate
+    from training.evaluation.measures import MSSSIMDiversity
+    from training.evaluation.protocol import Batch, EvalContext, MeasureResult, RunInfo, SummaryRow
+    from training.evaluation.report import markdown_report, write_report
+
+    @dataclass(frozen=True)
+    class Seen(MeasureResult):
+        layouts: int
+        images: int
+
+        def to_json(self) -> dict:
+            return {"seen": {"layouts": self.layouts, "images": self.images}}
+
+        def summary(self, run: RunInfo) -> list[SummaryRow]:
+            return [SummaryRow("layouts seen", str(self.layouts), f"of {run.layouts}")]
+
+        def sections(self, run: RunInfo) -> list[str]:
+            return ["## Seen", "", f"{self.images} generated images.", ""]
+
+        def notes(self) -> list[str]:
+            return ["seen: a caveat"]
+
+    class Recorder:
+        def __init__(self, ctx: EvalContext) -> None:
+            self.other_split = list(ctx.read_split("train", limit=2))
+            self.batches: list[Batch] = []
+
+        def update(self, batch: Batch) -> None:
+            self.batches.append(batch)
+
+        def result(self) -> Seen:
+            return Seen(len(self.batches), sum(len(b.generated) for b in self.batches))
+
+    recorders: list[Recorder] = []
+
+    def create(ctx: EvalContext) -> Recorder:
+        recorders.append(Recorder(ctx))
+        return recorders[-1]
+
+    opts = EvalOptions(
+        model=str(workspace["model"]), dataset="folder", dataroot=str(workspace["data"]), split="train",
+        variations=2, limit=3, device="cpu", progress=False,
+    )  # fmt: skip
+    ev = evaluate(opts, log=lambda s: None, measures=(create, MSSSIMDiversity.create))
+    (rec,) = recorders
+    assert [b.index for b in rec.batches] == [0, 1, 2]
+    b = rec.batches[0]
+    assert b.labels.shape == (32, 48) and b.real.shape == (32, 48, 3) and b.generated.shape == (2, 32, 48, 3)
+    assert b.noise is not None and b.noise.shape[0] == 2
+    # the other split is read as the evaluated layouts are (here the same split)
+    for (labels, photo), seen in zip(rec.other_split, rec.batches[:2]):
+        np.testing.assert_array_equal(labels, seen.labels)
+        np.testing.assert_array_equal(photo, seen.real)
+    m = ev.to_json()
+    assert m["seen"] == {"layouts": 3, "images": 6} and "seen: a caveat" in m["notes"]
+    assert list(m).index("seen") < list(m).index("diversity") and "miou" not in m and "fid" not in m
+    report = markdown_report(ev)
+    assert report.index("| layouts seen | 3 | of 3 |") < report.index("| MS-SSIM ↓ (diversity) |")
+    assert "## Seen\n\n6 generated images." in report and "- seen: a caveat" in report
+    paths = write_report(tmp_path / "out", ev)
+    assert json.loads(paths[0].read_text())["seen"]["images"] == 6

@@ -105,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="LPIPS: torchvision AlexNet weights and the lpips package's v0.1 alex.pth (one or two files)",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="base noise seed (default 0)")
-    p.add_argument("--contact-rows", type=_at_least_one, default=8,
-                   help="layouts shown in contact_sheet.png (default 8)")
+    p.add_argument(
+        "--contact-rows", type=_at_least_one, default=8, help="layouts shown in contact_sheet.png (default 8)"
+    )
     return p
 
 
@@ -131,21 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         lpips_weights=args.lpips_weights, seed=args.seed, contact_rows=args.contact_rows, progress=not args.quiet,
     )  # fmt: skip
     try:
-        metrics, rows = evaluate(opts, log=lambda s: print(s, file=sys.stderr))
+        ev = evaluate(opts, log=lambda s: print(s, file=sys.stderr))
     except (EvalError, DatasetError, ModelFileError, ValueError, RuntimeError) as e:
         print(f"oasis-eval: {e}", file=sys.stderr)
         return 2
-    paths = write_report(args.out, metrics, rows)
-    mi = metrics["miou"]
-    summary = [
-        f"FID {metrics['fid']:.2f}" if metrics["fid"] is not None else "FID n/a",
-        f"mIoU generated {mi['generated'] * 100:.1f} / real {mi['real'] * 100:.1f}" if mi else "mIoU n/a",
-        f"MS-SSIM {metrics['diversity']['ms_ssim']:.3f}" if metrics["diversity"] else "MS-SSIM n/a",
-    ]
-    if metrics["color_texture"]:
-        ct = metrics["color_texture"]
-        summary.append(f"colour EMD {ct['color_emd']:.2f}, texture chi2 {ct['texture_chi2']:.4f}")
-    print("; ".join(summary))
+    paths = write_report(args.out, ev)
+    print("; ".join(h for r in ev.results if (h := r.headline()) is not None))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -18,7 +18,6 @@ Everything here works on arrays the caller already has; no network is built and 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -383,7 +382,3 @@ def kernel_inception_distance(
         for _ in range(subsets)
     ]
     return float(np.mean(vals)), float(np.std(vals))
-
-
-def nan_to_none(v: float) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
