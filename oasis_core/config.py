@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 Norm = Literal["batch", "sync-batch", "instance"]
 Padding = Literal["zeros", "reflect"]
+Modulation = Literal["spade", "shared", "clade"]
 
 # Generator stage widths as multiples of `channels_g` (paper, Table M): 8x8 -> 256x256 for 256x256 outputs.
 PAPER_G_MULTS = (16, 16, 16, 8, 4, 2, 1)
@@ -140,7 +141,7 @@ class ModelConfig:
     def g_widths(self) -> tuple[int, ...]:
         return tuple(m * self.channels_g for m in self.g_mults)
 
-    def block_modulation(self, index: int) -> str:
+    def block_modulation(self, index: int) -> Modulation:
         """"spade", "shared" or "clade" for SPADE block `index` (0 = lowest resolution)."""
         if index >= len(self.g_mults) - 1 - self.clade_blocks:
             return "clade"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .layers import SPADEResBlock, conv, upsample2x
+from .layers import ResBlockParts, SPADEResBlock, conv, upsample2x
 
 
 class Generator(nn.Module):
@@ -35,9 +39,15 @@ class Generator(nn.Module):
                 config.block_modulation(i),
                 config.padding,
             )
-            for i, (fin, fout) in enumerate(zip(widths[:-1], widths[1:]))
+            for i, (fin, fout) in enumerate(itertools.pairwise(widths))
         )
         self.to_rgb = conv(widths[-1], 3, padding=config.padding)
+
+    def parts(self) -> GeneratorParts:
+        """What the generator computes with, for code that rewrites it (`oasis_core.fast`)."""
+        # The list holds the SPADEResBlocks built above; ModuleList types its items as plain modules.
+        blocks = tuple(cast(SPADEResBlock, b).parts() for b in self.blocks)
+        return GeneratorParts(self.head, blocks, self.to_rgb)
 
     def stage_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
         """Spatial size of each SPADE block's input, smallest first."""
@@ -72,6 +82,16 @@ class Generator(nn.Module):
             # Nearest resizing of the conditioning map is identical for every SPADE of a block: do it once.
             x = block(x, _resized(cond, size))
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
+
+
+@dataclass(frozen=True)
+class GeneratorParts:
+    """image = tanh(to_rgb(LeakyReLU_0.2(x))), x from `head` over cond at the first stage's size, then each block
+    in turn (nearest x2 upsampling before every block but the first); cond = cat(noise, onehot), noise first."""
+
+    head: nn.Conv2d
+    blocks: tuple[ResBlockParts, ...]
+    to_rgb: nn.Conv2d
 
 
 def _resized(cond: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
-from .config import Norm
+from .config import Modulation, Norm, Padding
 
 
 def init_weights(module: nn.Module) -> None:
@@ -37,11 +37,15 @@ class Conv2d(nn.Conv2d):
         return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
-def conv(cin: int, cout: int, k: int = 3, *, sn: bool = False, bias: bool = True, padding: str = "zeros") -> nn.Conv2d:
+def conv(
+    cin: int, cout: int, k: int = 3, *, sn: bool = False, bias: bool = True, padding: Padding = "zeros"
+) -> nn.Conv2d:
     """A 'same' convolution, optionally spectral-normalised (init happens before the parametrisation)."""
     layer = Conv2d(cin, cout, k, padding=k // 2, bias=bias, padding_mode=padding if k > 1 else "zeros")
     init_weights(layer)
-    return parametrizations.spectral_norm(layer) if sn else layer
+    if sn:
+        parametrizations.spectral_norm(layer)  # in place: registers the parametrisation on `layer`
+    return layer
 
 
 def init_spectral_norm(module: nn.Module, gain: float) -> None:
@@ -53,7 +57,7 @@ def init_spectral_norm(module: nn.Module, gain: float) -> None:
     """
     for m in [m for m in module.modules() if parametrize.is_parametrized(m, "weight")]:
         parametrize.remove_parametrizations(m, "weight", leave_parametrized=False)
-        nn.init.xavier_normal_(m.weight, gain=gain)
+        nn.init.xavier_normal_(m.get_parameter("weight"), gain=gain)
         parametrizations.spectral_norm(m)
 
 
@@ -68,7 +72,10 @@ def fold_spectral_norm(module: nn.Module) -> None:
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
 
 
-def param_free_norm(kind: Norm, channels: int) -> nn.Module:
+ParamFreeNorm = nn.BatchNorm2d | nn.SyncBatchNorm | nn.InstanceNorm2d
+
+
+def param_free_norm(kind: Norm, channels: int) -> ParamFreeNorm:
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=False)
     if kind == "sync-batch":
@@ -104,7 +111,7 @@ class SPADE(nn.Module):
         hidden: int,
         norm: Norm,
         own_hidden: bool = True,
-        padding: str = "zeros",
+        padding: Padding = "zeros",
     ) -> None:
         super().__init__()
         self.norm = param_free_norm(norm, channels)
@@ -123,8 +130,46 @@ class SPADE(nn.Module):
         # their dtype keeps the full-resolution activations, and what backward saves of them, at half size.
         return self.norm(x).to(gamma.dtype) * (1 + gamma) + beta
 
+    def parts(self) -> SPADEParts:
+        return SPADEParts(self.norm, self.shared, self.gamma, self.beta)
 
-Modulation = Literal["spade", "shared", "clade"]
+
+@dataclass(frozen=True)
+class SPADEParts:
+    """Everything a `SPADE` computes with, for code that rewrites it (`oasis_core.fast`):
+    norm(x) * (1 + gamma(a)) + beta(a), with a = ReLU(hidden(cond)), the block's shared activation when
+    `hidden` is None and the block has one, else cond itself (class-adaptive: gamma and beta are 1x1)."""
+
+    norm: ParamFreeNorm
+    hidden: nn.Conv2d | None
+    gamma: nn.Conv2d
+    beta: nn.Conv2d
+
+
+@dataclass(frozen=True)
+class ResBlockParts:
+    """Everything a `SPADEResBlock` computes with, for code that rewrites it (`oasis_core.fast`).
+
+    Stage k computes convs[k](norms[k](.)): stages 0 and 1 in sequence, each after a LeakyReLU(0.2) of its
+    norm; a third (the learned shortcut, a 1x1 conv without activation) reads the block's input when present,
+    else the input is added as it is. Every SPADE reads cat(noise, onehot) at the block's resolution.
+    """
+
+    shared: nn.Conv2d | None  # "shared": the one hidden conv whose ReLU every norm reads
+    norms: tuple[SPADEParts, ...]
+    convs: tuple[nn.Conv2d, ...]
+
+    @property
+    def learned_shortcut(self) -> bool:
+        return len(self.convs) == 3
+
+    @property
+    def hidden(self) -> tuple[nn.Conv2d, ...]:
+        """The hidden convs of the modulations: the block's shared one, one per norm (each norm reads its own),
+        or none (class-adaptive: gamma and beta read cond)."""
+        if self.shared is not None:
+            return (self.shared,)
+        return tuple(n.hidden for n in self.norms if n.hidden is not None)
 
 
 class SPADEResBlock(nn.Module):
@@ -139,7 +184,7 @@ class SPADEResBlock(nn.Module):
         norm: Norm,
         sn: bool,
         modulation: Modulation = "spade",
-        padding: str = "zeros",
+        padding: Padding = "zeros",
     ) -> None:
         super().__init__()
         fmid = min(fin, fout)
@@ -164,6 +209,12 @@ class SPADEResBlock(nn.Module):
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, cond, actv), 0.2))
         return x_s + dx
 
+    def parts(self) -> ResBlockParts:
+        norms, convs = [self.norm_0, self.norm_1], [self.conv_0, self.conv_1]
+        if self.learned_shortcut:
+            norms, convs = [*norms, self.norm_s], [*convs, self.conv_s]
+        return ResBlockParts(self.shared, tuple(n.parts() for n in norms), tuple(convs))
+
 
 class DBlock(nn.Module):
     """Discriminator residual block (BigGAN style, no normalisation): down (avg-pool) or up (nearest x2).
@@ -171,7 +222,7 @@ class DBlock(nn.Module):
     The first encoder block skips the leading activation so the raw image reaches the first conv.
     """
 
-    def __init__(self, fin: int, fout: int, up: bool, first: bool, sn: bool, padding: str = "zeros") -> None:
+    def __init__(self, fin: int, fout: int, up: bool, first: bool, sn: bool, padding: Padding = "zeros") -> None:
         super().__init__()
         self.up, self.first = up, first
         self.conv1 = conv(fin, fout, sn=sn, padding=padding)

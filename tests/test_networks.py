@@ -103,7 +103,7 @@ def test_sparse_path_handles_pixel_noise_and_no_noise() -> None:
 
 
 def test_nonuniform_marks_label_and_noise_borders() -> None:
-    from oasis_core.fast import nonuniform
+    from oasis_core.sparse import nonuniform
 
     lab = torch.zeros(2, 8, 10, dtype=torch.long)
     lab[0, :, 5:] = 1
