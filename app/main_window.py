@@ -416,15 +416,15 @@ class MainWindow(QMainWindow):
                 return
             path.unlink(missing_ok=True)
         else:
+            self.project_path = recovery_project_path(path)  # Save writes where the work belongs
             self.doc.mark_modified()
+            self._update_title()
             self.statusBar().showMessage("Restored the autosaved project", 8000)
         self._set_restore_pending(None)
 
     def _set_restore_pending(self, path: Path | None) -> None:
         self._restore_pending = path
-            self.project_path = recovery_project_path(path)  # Save writes where the work belongs
         if self.autosaver is not None:
-            self._update_title()
             self.autosaver.paused = path is not None
 
     def _on_model_failed(self, message: str) -> None:
@@ -594,11 +594,11 @@ class MainWindow(QMainWindow):
             why = "is not on the canvas" if self.doc.noise is not None else "has no noise to re-roll in this model"
             self.statusBar().showMessage(f"Nothing re-rolled: '{name}' {why}", 5000)
 
-    def _notice(self, message: str) -> None:
     def _autosave_failed(self, message: str) -> None:
         """Once per streak of failed autosaves: without a recovery file, a crash would lose the work."""
         self.statusBar().showMessage(f"{message} — a crash now would lose unsaved work: save the project", 30000)
 
+    def _notice(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
         QMessageBox.information(self, "OASIS Studio", message)
 

@@ -46,6 +46,7 @@ class ProjectData:
     model_name: str = ""
     model_source: str = ""
     warnings: list[str] = field(default_factory=list)
+    autosave_of: str = ""  # an autosave's project file, where Save writes once it is restored ("": untitled)
 
 
 def _png_bytes(im: Image.Image) -> bytes:
@@ -55,7 +56,6 @@ def _png_bytes(im: Image.Image) -> bytes:
 
 
 def _labels_png(labels: np.ndarray, config: ModelConfig) -> bytes:
-    autosave_of: str = ""  # an autosave's project file, where Save writes once it is restored ("": untitled)
     if config.label_nc <= 256:
         return _png_bytes(palette_image(labels, config))
     return _png_bytes(Image.fromarray(labels.astype(np.uint16)))
@@ -76,6 +76,8 @@ def save_project(path: str | os.PathLike[str], data: ProjectData, config: ModelC
             "z_dim": config.z_dim,
         },
     }
+    if data.autosave_of:
+        manifest["autosave_of"] = data.autosave_of
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -85,8 +87,6 @@ def save_project(path: str | os.PathLike[str], data: ProjectData, config: ModelC
             if data.noise is not None:
                 z.writestr("noise.safetensors", save_tensors({"noise": data.noise.detach().float().contiguous()}))
             if data.image is not None:
-    if data.autosave_of:
-        manifest["autosave_of"] = data.autosave_of
                 z.writestr("image.png", _png_bytes(Image.fromarray(data.image)))
         os.replace(tmp, path)
     except BaseException:
