@@ -40,7 +40,15 @@ from .document import Document
 from .examples import Example, examples_for
 from .model_sources import default_source, describe_source, model_loader, official_source
 from .palette import NUMBER_KEYS, PaletteWidget
-from .settings import device_settings, recovery_path, save_device_settings
+from .settings import (
+    add_recent_file,
+    clear_recent_files,
+    device_settings,
+    recent_files,
+    recovery_path,
+    remove_recent_file,
+    save_device_settings,
+)
 from .views import HistoryStrip, InterpolationPanel, ResultView
 
 LABEL_FILTER = "Label maps (*.png);;All files (*)"
@@ -293,7 +301,10 @@ class MainWindow(QMainWindow):
         self.examples_menu.setToolTipsVisible(True)
         m.addAction(self.a_save_labels)
         m.addSeparator()
-        m.addActions([self.a_open_project, self.a_save_project, self.a_save_project_as])
+        m.addAction(self.a_open_project)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addActions([self.a_save_project, self.a_save_project_as])
         m.addSeparator()
         m.addActions([self.a_export, self.a_photo])
         m.addSeparator()
@@ -727,8 +738,35 @@ class MainWindow(QMainWindow):
 
     def open_labels_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open layout", filter=LABEL_FILTER)
-        if path:
-            self.open_labels(path)
+        if path and self.open_labels(path):
+            add_recent_file(path)
+
+    def open_file(self, path: str | Path) -> bool:
+        """A project (by its suffix) or a layout: File > Open Recent and the command line."""
+        path = Path(path)
+        if not path.is_file():
+            removed = " (any more); it was removed from File > Open Recent" if remove_recent_file(path) else ""
+            self.show_error("Could not open the file", f"{path} does not exist{removed}")
+            return False
+        if path.suffix.lower() == project.SUFFIX:
+            return self._maybe_save("Save the project before opening another one?") and self.open_project(path)
+        if not self.open_labels(path):
+            return False
+        add_recent_file(path)
+        return True
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        files = recent_files()
+        for n, path in enumerate(files, 1):
+            a = menu.addAction(f"&{n} {path.name.replace('&', '&&')}", lambda _=False, p=path: self.open_file(p))
+            a.setStatusTip(str(path))
+            a.setEnabled(self.doc is not None)  # opening either needs a model
+        if not files:
+            menu.addAction("(no recent files)").setEnabled(False)
+        menu.addSeparator()
+        menu.addAction("&Clear Recent Files", clear_recent_files).setEnabled(bool(files))
 
     def save_labels_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save layout", "layout.png", "Index PNG (*.png)")
@@ -752,6 +790,7 @@ class MainWindow(QMainWindow):
             return False
         self.project_path = Path(path)
         self._update_title()
+        add_recent_file(path)
         if isinstance(warnings, list) and warnings:
             QMessageBox.warning(self, "Project opened with warnings", "\n".join(warnings))
         return True
@@ -769,6 +808,7 @@ class MainWindow(QMainWindow):
             return False
         self.project_path = path
         self._update_title()
+        add_recent_file(path)
         return True
 
     def save_project_action(self) -> bool:

@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings, QStandardPaths
 APP_NAME = "OASIS Studio"
 DEVICES = ("auto", "cuda", "cpu", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MAX_RECENT = 8
 
 
 def data_dir() -> Path:
@@ -40,3 +41,33 @@ def save_device_settings(device: str, precision: str) -> None:
     s.setValue("device", device)
     s.setValue("precision", precision)
     s.sync()
+
+
+def recent_files() -> list[Path]:
+    """Projects and layouts opened or saved lately, the latest first (File > Open Recent)."""
+    return [Path(p) for p in open_settings().value("recent_files", [], type=list) if p][:MAX_RECENT]
+
+
+def _store_recent(files: list[Path]) -> None:
+    s = open_settings()
+    s.setValue("recent_files", [str(p) for p in files[:MAX_RECENT]])
+    s.sync()
+
+
+def add_recent_file(path: str | os.PathLike[str]) -> None:
+    path = Path(os.path.abspath(path))  # the same file however it was named
+    _store_recent([path, *(p for p in recent_files() if p != path)])
+
+
+def remove_recent_file(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` was in the list."""
+    files = recent_files()
+    path = Path(os.path.abspath(path))
+    if path not in files:
+        return False
+    _store_recent([p for p in files if p != path])
+    return True
+
+
+def clear_recent_files() -> None:
+    _store_recent([])

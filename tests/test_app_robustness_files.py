@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app import main as app_main
 from app.canvas import CanvasView, Tool, ToolState
 from app.document import Document
-from app.settings import recovery_path
-from oasis_core import colorize, colors_to_labels, random_layout
+from app.settings import MAX_RECENT, recent_files, recovery_path
+from oasis_core import colorize, colors_to_labels, random_layout, save_label_png
 
 from .conftest import tiny_config
 from .test_app_support import *
@@ -193,3 +193,39 @@ def test_colours_near_two_palette_colours_are_not_guessed() -> None:
     np.testing.assert_array_equal(loaded.labels, [[2, 2, 2, 4], [4, 1, 4, 4]])
     snapped, unmapped = loaded.warnings
     assert snapped.startswith("4 pixels were within 16") and "2 colours are not in the palette" in unmapped
+
+
+def recent_entries(window) -> list[str]:
+    window.recent_menu.aboutToShow.emit()  # the menu is filled when it opens
+    return [a.text() for a in window.recent_menu.actions() if not a.isSeparator()]
+
+
+def test_open_recent_lists_the_latest_files_and_drops_missing_ones(studio, dialogs, tmp_path) -> None:
+    c = studio.controller
+    assert recent_entries(studio) == ["(no recent files)", "&Clear Recent Files"]
+    for n in range(MAX_RECENT + 1):
+        assert studio.save_project(tmp_path / f"p{n}.oasis")
+    save_label_png(tmp_path / "layout & more.png", np.full(c.document.shape, 3), c.model.config)
+    chosen = (str(tmp_path / "layout & more.png"), "")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: chosen)
+        studio.a_open_labels.trigger()
+    entries = recent_entries(studio)
+    assert entries[:3] == ["&1 layout && more.png", "&2 p8.oasis", "&3 p7.oasis"]
+    assert len(entries) == MAX_RECENT + 1 and "p0.oasis" not in " ".join(entries)  # the oldest fell off
+
+    c.document.set_labels(np.full(c.document.shape, 1))
+    assert studio.save_project(tmp_path / "p8.oasis")
+    (tmp_path / "p7.oasis").unlink()
+    actions = {a.text(): a for a in studio.recent_menu.actions()}
+    actions["&3 p7.oasis"].trigger()
+    ((_, _, text),) = dialogs.kinds("critical")
+    assert "p7.oasis" in text and "removed" in text and studio.project_path == tmp_path / "p8.oasis"
+    assert not any("p7.oasis" in e for e in recent_entries(studio))
+    c.document.set_labels(np.full(c.document.shape, 4))
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    {a.text(): a for a in studio.recent_menu.actions()}["&3 p6.oasis"].trigger()
+    assert studio.project_path == tmp_path / "p6.oasis" and (c.document.labels == 0).all()
+    assert recent_entries(studio)[0] == "&1 p6.oasis"
+    {a.text(): a for a in studio.recent_menu.actions()}["&Clear Recent Files"].trigger()
+    assert recent_entries(studio)[0] == "(no recent files)" and recent_files() == []
