@@ -17,6 +17,7 @@ from .settings import APP_NAME
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="oasis-studio", description="Paint a semantic layout, get a photo (OASIS).")
+    p.add_argument("file", nargs="?", type=Path, help="a project (.oasis) or a layout (index or colour PNG) to open")
     p.add_argument("--model", help="model folder or Hugging Face Hub id (default: the bundled model)")
     p.add_argument(
         "--screenshot",
@@ -159,7 +160,10 @@ def self_test(window, timeout_s: float = 300) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # a frozen (PyInstaller) child process runs its task here and exits
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.file is not None and (args.screenshot is not None or args.self_test):
+        parser.error("FILE is for the app's window, not --screenshot or --self-test; --screenshot opens --layout")
     if args.screenshot is not None or args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
     from PySide6.QtCore import Qt
@@ -209,10 +213,14 @@ def main(argv: list[str] | None = None) -> int:
             window.deleteLater()
     window = MainWindow()
     window.show()
+    # Opened once the model, which defines the classes, is there; a file that cannot be opened is reported then.
     if args.layout is not None:
-        # Opened once the model, which defines the classes, is there.
         window.controller.model_changed.connect(
             lambda _: window.open_labels(args.layout), type=Qt.ConnectionType.SingleShotConnection
+        )
+    if args.file is not None:
+        window.controller.model_changed.connect(
+            lambda _: window.open_file(args.file), type=Qt.ConnectionType.SingleShotConnection
         )
     window.start(args.model)
     return app.exec()

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app import main as app_main
 from app.canvas import CanvasView, Tool, ToolState
 from app.document import Document
+from app.main_window import MainWindow
 from app.settings import MAX_RECENT, recent_files, recovery_path
 from oasis_core import colorize, colors_to_labels, random_layout, save_label_png
 
@@ -229,3 +230,52 @@ def test_open_recent_lists_the_latest_files_and_drops_missing_ones(studio, dialo
     assert recent_entries(studio)[0] == "&1 p6.oasis"
     {a.text(): a for a in studio.recent_menu.actions()}["&Clear Recent Files"].trigger()
     assert recent_entries(studio)[0] == "(no recent files)" and recent_files() == []
+
+
+def run_app_with(qtbot, monkeypatch, model_dir, args: list[str]) -> MainWindow:
+    """`oasis-studio ARGS` up to its event loop; the window it opened, once its model has loaded."""
+    windows: list[MainWindow] = []
+    monkeypatch.setattr(QApplication, "exec", lambda *a: 0)
+    monkeypatch.setattr(MainWindow, "show", lambda self: windows.append(self))
+    assert app_main.main([*args, "--model", str(model_dir)]) == 0
+    (window,) = windows
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.controller.model is not None, timeout=20000)
+    qtbot.wait(50)  # what the model's arrival set off
+    return window
+
+
+def test_a_project_or_layout_named_on_the_command_line_is_opened(qtbot, monkeypatch, model_dir, dialogs, tmp_path):
+    cfg = tiny_config()
+    labels = random_layout(32, 48, [0, 1, 2, 3, 4], seed=5)
+    save_label_png(tmp_path / "layout.png", labels, cfg)
+    window = run_app_with(qtbot, monkeypatch, model_dir, [str(tmp_path / "layout.png")])
+    np.testing.assert_array_equal(window.controller.document.labels, labels)
+    window.controller.document.set_seed(42)
+    assert window.save_project(tmp_path / "scene.oasis")
+    window.close()
+
+    window = run_app_with(qtbot, monkeypatch, model_dir, [str(tmp_path / "scene.oasis")])
+    assert window.project_path == tmp_path / "scene.oasis" and window.controller.document.seed == 42
+    np.testing.assert_array_equal(window.controller.document.labels, labels)
+    assert not dialogs.shown
+    window.close()
+
+
+@pytest.mark.parametrize(("name", "says"), [("missing.oasis", "does not exist"), ("notes.txt", "not a readable")])
+def test_a_bad_file_on_the_command_line_is_reported_and_the_app_starts_empty(
+    qtbot, monkeypatch, model_dir, dialogs, tmp_path, name, says
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a layout")
+    window = run_app_with(qtbot, monkeypatch, model_dir, [str(tmp_path / name)])
+    ((_, _, text),) = dialogs.kinds("critical")
+    assert name in text and says in text
+    assert window.project_path is None and (window.controller.document.labels == 0).all()
+    window.close()
+
+
+def test_a_file_with_screenshot_or_self_test_is_a_usage_error(capsys) -> None:
+    for mode in (["--screenshot", "shot.png"], ["--self-test"]):
+        with pytest.raises(SystemExit) as exit_:
+            app_main.main(["scene.oasis", *mode])
+        assert exit_.value.code == 2 and "FILE is for the app's window" in capsys.readouterr().err
