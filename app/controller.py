@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from oasis_core.labels import open_image
 
 from . import project
 from .document import Document
-from .worker import Loaded, ModelRequest, Request, SynthFactory, WorkerThread
+from .worker import Loaded, ModelRequest, Request, SynthFactory, WorkerThread, error_message
 
 LIVE_DELAY_MS = 300
 HISTORY_LIMIT = 24
@@ -57,6 +58,13 @@ class Variation:
     plain: bool  # the noise is what `seed` draws (no local re-rolls)
 
 
+class _ModelReads(QObject):
+    """Brings the result of a model read in a thread of its own to the GUI thread."""
+
+    read = Signal(object)  # ModelRequest
+    failed = Signal(int, str)  # seq, message
+
+
 class Controller(QObject):
     document_changed = Signal(object)  # the new Document
     model_changed = Signal(object)  # ModelInfo
@@ -80,6 +88,9 @@ class Controller(QObject):
         self.worker.notice.connect(self.notice)
         self.worker.described.connect(self._on_described)
         self.worker.busy_changed.connect(self.busy_changed)
+        self._reads = _ModelReads()  # no parent: a read still running when the controller goes keeps it alive
+        self._reads.read.connect(self._on_model_read)
+        self._reads.failed.connect(self._on_model_failed)
         self.document: Document | None = None
         self.model: ModelInfo | None = None
         self._loading: dict[int, tuple[str, Path | None]] = {}  # model request seq -> source, folder
@@ -115,10 +126,36 @@ class Controller(QObject):
         device: str = "auto",
         precision: str = "auto",
     ) -> None:
-        """Load (and build the synthesizer) in the worker thread; `model_changed` or `model_failed` follows."""
+        """Read the model in a thread of its own, then build its synthesizer in the worker; `model_changed` or
+        `model_failed` follows. Reading may take long (a Hub download and its retries): the current model works
+        on meanwhile, and `cancel_load` abandons the read."""
         seq = self._next("model")
         self._loading[seq] = (source, folder)
-        self.worker.load(ModelRequest(seq, loader, device, precision))
+        reads = self._reads
+
+        def read() -> None:
+            try:
+                model = loader()
+            except Exception as e:  # noqa: BLE001 - every failure must reach the user
+                reads.failed.emit(seq, error_message(e))
+                return
+            reads.read.emit(ModelRequest(seq, model, device, precision))
+
+        # A daemon: a download that hangs must not keep the app from quitting.
+        threading.Thread(target=read, name="oasis-model-read", daemon=True).start()
+
+    def cancel_load(self) -> None:
+        """Abandon the model load in progress: the current model stays, and the load's late result is dropped.
+        Only a synthesizer already being built goes on (it takes moments): that model is then loaded."""
+        seq = self._latest.pop("model", None)
+        if seq is not None and self.worker.cancel_load(seq):
+            del self._loading[seq]
+
+    def _on_model_read(self, request: ModelRequest) -> None:
+        if request.seq != self._latest.get("model"):
+            del self._loading[request.seq]  # cancelled, or a newer load was asked for: never used
+            return
+        self.worker.load(request)
 
     def reconfigure(self, device: str, precision: str) -> None:
         """Rebuild the synthesizer of the current model on another device or precision."""

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.project_path: Path | None = None
         self.load_error: str | None = None
         self._restore_pending: Path | None = None
+        self._open_pending: Path | None = None  # a project to open once the model it was made with has loaded
         self._progress: QProgressDialog | None = None
         self._interactive_load = False  # failures of loads the user asked for get a dialog
         self._build_widgets()
@@ -409,6 +410,9 @@ class MainWindow(QMainWindow):
         self._set_model_actions(info)
         if self._restore_pending is not None:
             self._restore()
+        if self._open_pending is not None:
+            path, self._open_pending = self._open_pending, None
+            self.open_project(path, offer_model=False)
 
     def _restore(self) -> None:
         """Open the autosaved project of a crashed session. It stays the recovery file (the autosave does not
@@ -440,6 +444,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_failed(self, message: str) -> None:
         self._close_progress()
+        self._open_pending = None
         self.load_error = message
         if self.controller.model is None:
             kept = "\n\nThe autosaved work is kept: it is restored once a model loads." if self._restore_pending else ""
@@ -652,24 +657,42 @@ class MainWindow(QMainWindow):
         loader, folder = model_loader(source)
         self._load(loader, source, folder, interactive)
 
-    def _load(self, loader: Callable[[], Any], source: str, folder: Path | None, interactive: bool) -> None:
-        """`interactive`: the user asked for it, so unsaved work is offered for saving and failures get a dialog."""
-        if interactive and not self._maybe_save("Save the project before loading another model?"):
+    def _load(
+        self, loader: Callable[[], Any], source: str, folder: Path | None, interactive: bool, ask_save: bool = True
+    ) -> None:
+        """`interactive`: the user asked for it, so unsaved work is offered for saving (unless `ask_save` is False:
+        the caller has asked), the load can be cancelled and failures get a dialog."""
+        if interactive and ask_save and not self._maybe_save("Save the project before loading another model?"):
             return
         self._interactive_load = interactive
         if interactive:
-            self._progress = QProgressDialog(f"Loading {describe_source(source)}…", "", 0, 0, self)
-            self._progress.setCancelButton(None)
+            self._close_progress()
+            self._progress = QProgressDialog(f"Loading {describe_source(source)}…", "Cancel", 0, 0, self)
             self._progress.setWindowTitle("Loading model")
             self._progress.setWindowModality(Qt.WindowModality.WindowModal)
             self._progress.setMinimumDuration(0)
+            self._progress.canceled.connect(self._cancel_load)
             self._progress.show()
         device, precision = device_settings()
         self.controller.load_model(loader, source, folder, device, precision)
 
+    def _cancel_load(self) -> None:
+        """Cancel in the loading dialog (which hides itself): the loaded model stays."""
+        if self._progress is not None:
+            self._progress.deleteLater()
+            self._progress = None
+        self._open_pending = None
+        self.controller.cancel_load()
+        model = self.controller.model
+        self.statusBar().showMessage(
+            "Loading cancelled" + (f": the model stays '{model.name}'" if model is not None else ""), 8000
+        )
+
     def _close_progress(self) -> None:
         if self._progress is not None:
+            self._progress.canceled.disconnect(self._cancel_load)  # closing it emits `canceled` too
             self._progress.close()
+            self._progress.deleteLater()
             self._progress = None
 
     def _fill_bundled_menu(self) -> None:
@@ -784,9 +807,19 @@ class MainWindow(QMainWindow):
         if path:
             self._guarded("Could not export the GIF", self.controller.export_gif, path)
 
-    def open_project(self, path: str | Path) -> bool:
-        warnings = self._guarded("Could not open the project", self.controller.open_project, path)
-        if warnings is None:
+    def open_project(self, path: str | Path, offer_model: bool = True) -> bool:
+        """Open a project; one made with another model offers (`offer_model`) to load that model first, and is
+        opened once it has: False until then."""
+        try:
+            warnings = self.controller.open_project(path)
+        except project.ModelMismatch as e:
+            if offer_model and e.model_source:
+                self._offer_model_of(Path(path), e)
+            else:
+                self.show_error("Could not open the project", str(e))
+            return False
+        except (OSError, ValueError, RuntimeError) as e:  # as `_guarded` does
+            self.show_error("Could not open the project", str(e))
             return False
         self.project_path = Path(path)
         self._update_title()
@@ -794,6 +827,22 @@ class MainWindow(QMainWindow):
         if isinstance(warnings, list) and warnings:
             QMessageBox.warning(self, "Project opened with warnings", "\n".join(warnings))
         return True
+
+    def _offer_model_of(self, path: Path, mismatch: project.ModelMismatch) -> None:
+        """Yes: load the project's model, then open the project (`_on_model`). No: nothing changes."""
+        loaded = self.controller.model.name if self.controller.model is not None else "none"
+        answer = QMessageBox.question(
+            self,
+            "Open the project with its model?",
+            f"{path.name} was made with the model '{mismatch.model_name}' "
+            f"({describe_source(mismatch.model_source)}); the loaded model is '{loaded}'.\n\n"
+            f"Load '{mismatch.model_name}' and open the project?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            loader, folder = model_loader(mismatch.model_source)
+            self._open_pending = path
+            self._load(loader, mismatch.model_source, folder, interactive=True, ask_save=False)  # the opener asked
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", filter=PROJECT_FILTER)

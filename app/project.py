@@ -37,6 +37,15 @@ class ProjectError(ValueError):
     """A project file that cannot be opened, with the reason."""
 
 
+class ModelMismatch(ProjectError):
+    """A project made with a model of other classes or another size than the loaded one."""
+
+    def __init__(self, message: str, model_name: str, model_source: str) -> None:
+        super().__init__(message)
+        self.model_name = model_name
+        self.model_source = model_source  # what loads that model again; "" if the file does not say
+
+
 @dataclass
 class ProjectData:
     labels: np.ndarray
@@ -125,10 +134,12 @@ def _parse(z: zipfile.ZipFile, manifest: dict, names: set[str], config: ModelCon
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ProjectError(f"{where}: project format {version!r} is newer than this program; update OASIS Studio")
     model = manifest.get("model") or {}
+    made_with = (str(model.get("name") or ""), str(model.get("source") or ""))
     if model.get("label_nc") != config.label_nc:
-        raise ProjectError(
+        raise ModelMismatch(
             f"{where} was made with model '{model.get('name', '?')}' ({model.get('label_nc')} classes); "
-            f"the loaded model '{config.name}' has {config.label_nc}. Load that model first."
+            f"the loaded model '{config.name}' has {config.label_nc}. Load that model first.",
+            *made_with,
         )
     seed = manifest.get("seed")
     if not isinstance(seed, int) or seed < 0:
@@ -140,7 +151,7 @@ def _parse(z: zipfile.ZipFile, manifest: dict, names: set[str], config: ModelCon
     warnings = []
     size = (config.height, config.width)
     if labels.shape != size:
-        raise ProjectError(f"{where}: the layout is {labels.shape}, the model makes {size} images")
+        raise ModelMismatch(f"{where}: the layout is {labels.shape}, the model makes {size} images", *made_with)
     noise = None
     if config.noise_3d:
         if "noise.safetensors" in names:
@@ -151,6 +162,8 @@ def _parse(z: zipfile.ZipFile, manifest: dict, names: set[str], config: ModelCon
             expected = (1, config.z_dim, *size)
             if noise is None or tuple(noise.shape) != expected or noise.dtype != torch.float32:
                 raise ProjectError(f"{where}: the stored noise does not fit this model (expected {expected})")
+            if not torch.isfinite(noise).all():  # it would generate a black image
+                raise ProjectError(f"{where}: the stored noise holds non-finite values (NaN or infinity)")
         else:
             warnings.append("the project holds no noise; it was drawn again from the seed")
     image = None

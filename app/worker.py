@@ -1,8 +1,9 @@
 """The one thread that owns the Synthesizer. Requests carry a sequence number; per kind only the newest
 pending request is kept, so bursts coalesce and stale work is dropped before it runs.
 
-A load either succeeds or leaves the previous model working. After a new model has loaded, queued requests
-wait until the GUI says which of them still fit (`resume`, after `cancel` when the document was replaced)."""
+A model is read elsewhere (a download may take long) and handed over ready; building its synthesizer here either
+succeeds or leaves the previous model working. After a new model has loaded, queued requests wait until the GUI
+says which of them still fit (`resume`, after `cancel` when the document was replaced)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class Request:
 @dataclass
 class ModelRequest:
     seq: int
-    loader: Callable[[], OasisModel] | None  # None: rebuild the synthesizer of the current model
+    model: OasisModel | None  # None: rebuild the synthesizer of the current model
     device: str
     precision: str
 
@@ -47,7 +48,7 @@ class Loaded:
     problem: str  # why the requested device settings are not the ones in effect; "" when they are
 
 
-def _message(e: BaseException) -> str:
+def error_message(e: BaseException) -> str:
     return str(e) or e.__class__.__name__
 
 
@@ -96,6 +97,14 @@ class InferenceWorker(QObject):
         with self._lock:
             self._pending.clear()
 
+    def cancel_load(self, seq: int) -> bool:
+        """Drop model request `seq` if it has not started; False if there is none such (it runs, or ran)."""
+        with self._lock:
+            if self._pending_model is None or self._pending_model.seq != seq:
+                return False
+            self._pending_model = None
+            return True
+
     def resume(self) -> None:
         """Run queued requests again after a new model: the GUI has attached its document (or kept the old)."""
         with self._lock:
@@ -130,12 +139,9 @@ class InferenceWorker(QObject):
         self.busy_changed.emit(False)
 
     def _load(self, req: ModelRequest) -> None:
-        try:
-            model = req.loader() if req.loader is not None else self._model
-            if model is None:
-                raise RuntimeError("no model is loaded")
-        except Exception as e:  # noqa: BLE001 - every failure must reach the user, the thread must live on
-            self.model_failed.emit(req.seq, _message(e))  # the current model and synthesizer stay
+        model = req.model if req.model is not None else self._model
+        if model is None:
+            self.model_failed.emit(req.seq, "no model is loaded")
             return
         wanted = (req.device, req.precision)
         self._synth = None  # free the old one (GPU memory) before building the next
@@ -145,9 +151,9 @@ class InferenceWorker(QObject):
             try:
                 self._synth = self._factory(model, *settings)
             except Exception as e:  # noqa: BLE001
-                errors.append(_message(e))
+                errors.append(error_message(e))
                 continue
-            if req.loader is not None:
+            if req.model is not None:
                 with self._lock:
                     self._held = True
             self._model, self._settings = model, settings
@@ -182,7 +188,7 @@ class InferenceWorker(QObject):
                 start = time.perf_counter()
                 result = req.job(self._synth)
         except Exception as e:  # noqa: BLE001
-            self.failed.emit(req.kind, req.seq, _message(e))
+            self.failed.emit(req.kind, req.seq, error_message(e))
             return
         self.finished.emit(req.kind, req.seq, result, time.perf_counter() - start)
 
