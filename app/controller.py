@@ -102,6 +102,7 @@ class Controller(QObject):
         self.history: list[Variation] = []
         self.interp_a: torch.Tensor | None = None
         self.interp_b: torch.Tensor | None = None
+        self._interp_seeds: dict[str, int] = {}  # "a", "b": the seed of each end point
         self.interp_in_selection = False
         self.frames: np.ndarray | None = None  # (F, H, W, 3) for the current A, B and layout
         self._frame_noise_args: tuple | None = None
@@ -376,6 +377,7 @@ class Controller(QObject):
             return
         noise = self.document.noise
         setattr(self, f"interp_{which}", noise)
+        self._interp_seeds[which] = self.document.seed
         self._shown_frame = (0 if which == "a" else FRAME_COUNT - 1, noise)
         self.make_frames()
 
@@ -438,18 +440,29 @@ class Controller(QObject):
             return
         a, b, mask = self._frame_noise_args
         z = noise_ops.interpolate(a, b, [self.frame_times()[index]], mask=mask)
-        if self.document.noise is not None and torch.equal(z, self.document.noise):
-            z = self.document.noise  # e.g. A itself: the history knows a variation by its noise tensor
+        # The history knows a variation by its noise tensor: an end point is that very tensor, with its own seed
+        # (which the seed box shows), and a remade frame the one the document holds. Between: A's noise, changed.
+        seed: int = self._interp_seeds["a"]
+        plain: bool | None = False  # None: the document finds out
+        for which, end in (("a", a), ("b", b)):
+            if torch.equal(z, end):
+                z, seed, plain = end, self._interp_seeds[which], None
+                break
+        else:
+            if self.document.noise is not None and torch.equal(z, self.document.noise):
+                z = self.document.noise
         self._shown_frame = (index, z)
-        self.document.set_noise(z)
+        self.document.set_noise(z, seed=seed, plain=plain)
         self.document.set_image(self.frames[index])
 
-    def export_gif(self, path: str | Path, frame_ms: int = 80) -> None:
+    def export_gif(self, path: str | Path, frame_ms: int = 80) -> int:
+        """Write the frames as a looping GIF; returns its number of frames."""
         if self.frames is None:
             raise ValueError("make the interpolation frames first (set A and B)")
         frames = [Image.fromarray(f) for f in self.frames]
         loop = frames + frames[-2:0:-1]  # there and back again
         loop[0].save(path, format="GIF", save_all=True, append_images=loop[1:], duration=frame_ms, loop=0)
+        return len(loop)
 
     # ---- files -----------------------------------------------------------------------------------
     def open_labels(self, path: str | Path, undo_name: str = "Open layout") -> list[str]:

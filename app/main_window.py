@@ -400,13 +400,14 @@ class MainWindow(QMainWindow):
         if (info.device, info.precision) != device_settings():
             save_device_settings(info.device, info.precision)  # what works: a setting that failed is not kept
         cfg = info.config
-        self.palette.set_config(cfg)
-        first = cfg.semantic_ids[0]
-        self.tools.update(class_id=first, background_id=first)
-        self.palette.select(first)
+        if self.palette.set_config(cfg):  # other classes; the same ones (e.g. after Settings) keep the tools' classes
+            first = cfg.semantic_ids[0]
+            self.tools.update(class_id=first, background_id=first)
+            self.palette.select(first)
         self.stack.setCurrentIndex(1)
         self.model_label.setText(f"model: {info.name}")
         self.device_label.setText(info.description)
+        self.latency_label.clear()  # it timed the previous model or device
         self._set_model_actions(info)
         if self._restore_pending is not None:
             self._restore()
@@ -805,7 +806,9 @@ class MainWindow(QMainWindow):
     def export_gif_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export interpolation", "interpolation.gif", "GIF (*.gif)")
         if path:
-            self._guarded("Could not export the GIF", self.controller.export_gif, path)
+            count = self._guarded("Could not export the GIF", self.controller.export_gif, path)
+            if count is not None:
+                self.statusBar().showMessage(f"Saved {path} ({count} frames, A to B and back)", 8000)
 
     def open_project(self, path: str | Path, offer_model: bool = True) -> bool:
         """Open a project; one made with another model offers (`offer_model`) to load that model first, and is

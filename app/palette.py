@@ -30,8 +30,14 @@ class PaletteWidget(QWidget):
         self.list.currentItemChanged.connect(self._current_changed)
         self.list.customContextMenuRequested.connect(self._menu)
         self.class_ids: tuple[int, ...] = ()
+        self._shown: tuple | None = None  # the classes shown: ids, names, colours
 
-    def set_config(self, config: ModelConfig) -> None:
+    def set_config(self, config: ModelConfig) -> bool:
+        """Show the classes of `config`; False, keeping the selection, when they are the ones shown already."""
+        shown = (config.semantic_ids, config.class_names, config.class_colors)
+        if shown == self._shown:
+            return False
+        self._shown = shown
         self.list.blockSignals(True)
         self.list.clear()
         self.class_ids = config.semantic_ids
@@ -45,6 +51,7 @@ class PaletteWidget(QWidget):
             self.list.addItem(item)
         self.list.blockSignals(False)
         self._filter(self.search.text())
+        return True
 
     def select(self, class_id: int) -> None:
         for row in range(self.list.count()):

@@ -79,16 +79,20 @@ class HistoryStrip(QListWidget):
     def set_variations(self, variations: list, current: int | None) -> None:
         """`current`: the variation the document shows, if it is one of them."""
         self.clear()
+        seen: dict[str, int] = {}
         for v in variations:
             pix = QPixmap.fromImage(qimage_rgb(v.image)).scaled(
                 self.THUMB, self.THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
+            label = f"seed {v.seed}" if v.plain else f"seed {v.seed}, edited"
+            # A seed comes back (typed again, re-rolled again): number the repeats so that no two entries read alike.
+            seen[label] = seen.get(label, 0) + 1
+            text = label if seen[label] == 1 else f"{label} ({seen[label]})"
+            item = QListWidgetItem(QIcon(pix), text)
             if v.plain:
-                item = QListWidgetItem(QIcon(pix), f"seed {v.seed}")
-                item.setToolTip(f"seed {v.seed}")
+                item.setToolTip(text)
             else:
-                item = QListWidgetItem(QIcon(pix), f"seed {v.seed}, edited")
-                item.setToolTip(f"seed {v.seed} with local noise changes (re-rolls, unlocked painting, interpolation)")
+                item.setToolTip(f"{text}: local noise changes (re-rolls, unlocked painting, interpolation)")
             self.addItem(item)
         self.show_current(current)
 

@@ -10,15 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 from safetensors.torch import save as save_tensors
 
+import app.controller
 import app.main_window
+from app.controller import FRAME_COUNT
+from app.dialogs import SettingsDialog
 from oasis_core import OasisModel, load_model, random_layout
 
 from .conftest import realistic_weights, tiny_config
 from .test_app_support import *
-from .test_app_support import make_window, wait_image
+from .test_app_support import make_window, set_interp_ends, wait_image
 
 Yes, No = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
 
@@ -88,6 +91,64 @@ def test_a_model_load_can_be_cancelled_and_the_current_model_keeps_working(
     assert c.model.name == "tiny" and not dialogs.shown
     c.generate()
     wait_image(qtbot, studio, c.document.image)
+
+
+def test_settings_keep_the_selected_class(studio, qtbot, monkeypatch) -> None:
+    studio.palette.select(3)
+    assert studio.tools.class_id == 3
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: 1)  # OK, the same model
+    with qtbot.waitSignal(studio.controller.model_changed, timeout=10000):
+        studio.a_settings.trigger()
+    assert studio.tools.class_id == 3 and studio.palette.current_class() == 3
+
+
+def test_the_timing_of_the_last_generation_goes_with_its_model(studio, qtbot, other_dir) -> None:
+    studio.controller.generate()
+    wait_image(qtbot, studio)
+    assert studio.latency_label.text().startswith("last:")
+    studio.load_model_source(str(other_dir))
+    qtbot.waitUntil(lambda: studio.controller.model.name == "other", timeout=10000)
+    assert studio.latency_label.text() == ""
+
+
+# ---- variations and interpolation ----------------------------------------------------------------
+
+
+def test_the_variation_strip_labels_are_unique(studio, qtbot) -> None:
+    c, strip = studio.controller, studio.history
+    image = None
+    studio.a_select_all.trigger()
+    for _ in range(2):
+        c.new_variation(5)
+        image = wait_image(qtbot, studio, image)
+        studio.a_reroll_sel.trigger()
+        image = wait_image(qtbot, studio, image)
+    labels = [strip.item(i).text() for i in range(strip.count())]
+    assert len(labels) == 4 and len(set(labels)) == 4, labels
+    assert labels[:2] == ["seed 5", "seed 5, edited"]
+
+
+def test_the_seed_box_shows_the_seed_of_the_frame_shown(studio, qtbot) -> None:
+    c = studio.controller
+    set_interp_ends(c)  # A: seed 1, B: seed 2
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    studio.interp.slider.setValue(0)
+    assert studio.seed_spin.value() == c.document.seed == 1 and c.document.noise is c.interp_a
+    studio.interp.slider.setValue(FRAME_COUNT - 1)
+    assert studio.seed_spin.value() == 2 and c.document.noise is c.interp_b
+    studio.interp.slider.setValue(4)  # between: A's noise, changed
+    assert studio.seed_spin.value() == 1 and not c.document.noise_is_plain()
+
+
+def test_a_gif_export_says_where_it_went(studio, qtbot, tmp_path, monkeypatch) -> None:
+    c = studio.controller
+    set_interp_ends(c)
+    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    path = tmp_path / "loop.gif"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), "GIF (*.gif)"))
+    studio.interp.gif_button.click()
+    message = studio.statusBar().currentMessage()
+    assert str(path) in message and f"{2 * FRAME_COUNT - 2} frames" in message
 
 
 # ---- non-finite values ---------------------------------------------------------------------------
