@@ -100,7 +100,7 @@ def screenshot_path_problem(out: Path) -> str | None:
     """Why no screenshot can be written to `out`, found before the model loads; None if none is known yet."""
     from PySide6.QtGui import QImageWriter
 
-    writable = {bytes(f).decode() for f in QImageWriter.supportedImageFormats()}
+    writable = {bytes(f.data()).decode() for f in QImageWriter.supportedImageFormats()}
     if not out.suffix:
         return f"{out}: the name has no image suffix; use .png or .jpg"
     if out.suffix.lower().lstrip(".") not in writable:

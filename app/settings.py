@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
@@ -45,7 +46,8 @@ def save_device_settings(device: str, precision: str) -> None:
 
 def recent_files() -> list[Path]:
     """Projects and layouts opened or saved lately, the latest first (File > Open Recent)."""
-    return [Path(p) for p in open_settings().value("recent_files", [], type=list) if p][:MAX_RECENT]
+    files = cast(list[str], open_settings().value("recent_files", [], type=list))
+    return [Path(p) for p in files if p][:MAX_RECENT]
 
 
 def _store_recent(files: list[Path]) -> None:
