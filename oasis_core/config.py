@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import colorsys
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from dataclasses import Field, asdict, dataclass, field, fields
+from typing import Any, Literal, Protocol
 
 Norm = Literal["batch", "sync-batch", "instance"]
 Padding = Literal["zeros", "reflect"]
@@ -39,6 +39,19 @@ def default_colors(n: int) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
+class ClassTable(Protocol):
+    """A dataset's classes as a model needs them (e.g. training.data.DatasetInfo)."""
+
+    @property
+    def label_nc(self) -> int: ...
+    @property
+    def class_names(self) -> tuple[str, ...]: ...
+    @property
+    def class_colors(self) -> tuple[tuple[int, int, int], ...] | None: ...  # None: default colours
+    @property
+    def dont_care_id(self) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to build, load and drive an OASIS generator/discriminator pair.
@@ -46,30 +59,42 @@ class ModelConfig:
     `label_nc` counts every label channel, including a don't-care channel when the dataset has one
     (ADE20K: 150 classes + "other" = 151). The generator's input is the one-hot label map
     concatenated with `z_dim` channels of 3D noise (noise first, as in the paper's code).
+
+    A field with a "help" in its metadata is a user option: `oasis-train` makes it a flag (type, default, choices and
+    help from the field) and a training option, so a new architecture option is one field here.
     """
 
     label_nc: int
-    height: int = 256
-    width: int = 256
-    z_dim: int = 64
-    channels_g: int = 64
-    g_mults: tuple[int, ...] = PAPER_G_MULTS
-    spade_hidden: int = 128
-    spade_shared: bool = False  # one hidden SPADE embedding per block instead of one per norm
-    clade_blocks: int = 0  # the last k blocks (highest resolutions) use class-adaptive 1x1 modulation
-    norm: Norm = "sync-batch"
-    spectral_norm: bool = True
-    d_spectral_norm: bool = True  # with spectral_norm: in D too (off: only G's convolutions are normalised)
-    # How 3x3 convs of G and D pad. Zeros (paper) tell the networks where the image border is; small models
-    # trained briefly turn that into stripes parallel to the borders. Reflection carries no such signal.
-    padding: Padding = "zeros"
-    noise_3d: bool = True
-    # The last k of the z_dim noise channels are drawn per pixel, the others once per image (paper: 0, all per
-    # image). Inside a region of one class, image-level noise and labels are constant, so a small generator's only
-    # source of texture is the region's edges: it draws lines parallel to them. Per-pixel channels give it one.
-    noise_pixel_channels: int = 0
-    d_channels: tuple[int, ...] = PAPER_D_CHANNELS
-    d_last_channels: int = 64
+    height: int = field(default=256, metadata={"help": "output height in pixels (paper: 256)"})
+    width: int = field(default=256, metadata={"help": "output width in pixels (paper: 256; Cityscapes: 512)"})
+    z_dim: int = field(default=64, metadata={"help": "noise channels of G's input (paper: 64)"})
+    channels_g: int = field(default=64, metadata={"help": "G's base width: its stage widths are --g-mults times this "
+                                                          "(paper: 64)"})
+    g_mults: tuple[int, ...] = field(default=PAPER_G_MULTS, metadata={"help": "e.g. 16,16,16,8,4,2,1"})
+    spade_hidden: int = field(default=128, metadata={"help": "width of SPADE's hidden embedding (paper: 128)"})
+    spade_shared: bool = field(default=False, metadata={
+        "help": "one hidden SPADE embedding per block instead of one per norm (cheaper)"})
+    clade_blocks: int = field(default=0, metadata={
+        "help": "the last K blocks use class-adaptive 1x1 modulation (cheaper)"})
+    norm: Norm = field(default="sync-batch", metadata={"help": "the parameter-free normalisation in G's SPADE "
+                                                                "layers (paper: sync-batch)"})
+    spectral_norm: bool = field(default=True, metadata={"help": "spectral norm in G and D (paper: on)"})
+    d_spectral_norm: bool = field(default=True, metadata={
+        "help": "with --spectral-norm: in D too (paper: on; off leaves D unconstrained)"})
+    # Zeros (paper) tell the networks where the image border is; small models trained briefly turn that into stripes
+    # parallel to the borders. Reflection carries no such signal.
+    padding: Padding = field(default="zeros", metadata={
+        "help": "padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw stripes "
+                "from)"})
+    noise_3d: bool = field(default=True, metadata={"help": "3D noise input to G (paper: on)"})
+    # Inside a region of one class, image-level noise and labels are constant, so a small generator's only source of
+    # texture is the region's edges: it draws lines parallel to them. Per-pixel channels give it one.
+    noise_pixel_channels: int = field(default=0, metadata={
+        "help": "the last K noise channels are drawn per pixel, the rest per image (paper: 0): a texture source "
+                "inside uniform regions for small generators, which otherwise draw lines along region edges"})
+    d_channels: tuple[int, ...] = field(default=PAPER_D_CHANNELS, metadata={"help": "e.g. 128,128,256,256,512,512"})
+    d_last_channels: int = field(default=64, metadata={"help": "width of D's last decoder stage (paper: 64)"})
+    # Not options: the classes come from the data, the name and version from the program.
     class_names: tuple[str, ...] = ()
     class_colors: tuple[tuple[int, int, int], ...] = ()
     dont_care_id: int | None = None
@@ -164,6 +189,17 @@ class ModelConfig:
     def semantic_ids(self) -> tuple[int, ...]:
         """Class ids a user can paint and the segmenter can predict (all but don't-care)."""
         return tuple(i for i in range(self.label_nc) if i != self.dont_care_id)
+
+    @classmethod
+    def option_fields(cls) -> tuple[Field[Any], ...]:
+        """The fields a user chooses (those with a help text), in declaration order."""
+        return tuple(f for f in fields(cls) if "help" in f.metadata)
+
+    @classmethod
+    def from_dataset(cls, classes: ClassTable, **options: Any) -> ModelConfig:
+        """The model for a dataset's classes: `options` are option fields (and `name`); the rest are defaults."""
+        return cls(label_nc=classes.label_nc, class_names=classes.class_names, class_colors=classes.class_colors or (),
+                   dont_care_id=classes.dont_care_id, **options)
 
     # ---- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

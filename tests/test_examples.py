@@ -34,13 +34,7 @@ def catalogue(model: str) -> dict:
 def class_config(model: str) -> ModelConfig:
     """The classes a model trained on the example set's class file has."""
     info = dataset_info("folder", ROOT, ROOT / catalogue(model)["classes_file"])
-    return ModelConfig(
-        label_nc=info.label_nc,
-        class_names=info.class_names,
-        class_colors=info.class_colors or (),
-        dont_care_id=info.dont_care_id,
-        name=model,
-    )
+    return ModelConfig.from_dataset(info, name=model)
 
 
 def load_script() -> ModuleType:

@@ -96,14 +96,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data import dataset_info
     from .distributed import setup, teardown
-    from .trainer import Trainer, TrainingError, model_config
+    from .trainer import Trainer, TrainingError
 
     try:
         cfg = _resumed_config(args) if args.resume else resolve(args)
         cfg.runs_dir = str(runs_root(cfg.runs_dir))
         info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
         if args.dry_run:
-            resolved = {"train": json.loads(cfg.to_json()), "model": model_config(cfg, info).to_dict(),
+            resolved = {"train": json.loads(cfg.to_json()), "model": cfg.model_config(info).to_dict(),
                         "run_dir": str(cfg.run_dir)}
             print(json.dumps(resolved, indent=2))
             return 0

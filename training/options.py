@@ -1,13 +1,20 @@
-"""Training configuration: one dataclass, the paper's presets per dataset, and its command-line form."""
+"""Training configuration: one dataclass, the paper's presets per dataset, and its command-line form.
+
+The model's options are not written out here: they are ModelConfig's option fields (oasis_core/config.py), which
+give TrainConfig its `model` entries and the parser its model flags, with their types, defaults and help texts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from oasis_core.config import ClassTable, ModelConfig
 
 NoiseMode = Literal["image", "region", "pixel", "mix"]
 DATASETS = ("ade20k", "cityscapes", "coco-stuff", "folder")
@@ -25,31 +32,37 @@ def runs_root(given: str | Path | None) -> Path:
     return Path(given).expanduser() if given else default_runs_dir()
 
 
+MODEL_OPTIONS = ModelConfig.option_fields()
+_MODEL_TYPES = get_type_hints(ModelConfig)
+
+
+def _default(f: Field[Any]) -> Any:
+    return f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
+
+
+def model_defaults() -> dict[str, Any]:
+    """ModelConfig's options with their defaults (the paper's)."""
+    return {f.name: _default(f) for f in MODEL_OPTIONS}
+
+
+def _model_value(name: str, value: Any) -> Any:
+    """A model option's value as ModelConfig holds it: JSON gives lists for tuples, and tuple != list."""
+    return tuple(value) if get_origin(_MODEL_TYPES[name]) is tuple else value
+
+
 @dataclass
 class TrainConfig:
+    """A run's options. In their flat form (a run folder's config.json, presets, --dry-run) the model's options sit
+    among the others by name, as their flags do on the command line."""
+
     dataset: str
     dataroot: str
     name: str
     classes_file: str | None = None
     runs_dir: str = ""
-    # --- model (ModelConfig fields; defaults are the paper's) ---
-    height: int = 256
-    width: int = 256
-    z_dim: int = 64
-    channels_g: int = 64
-    g_mults: tuple[int, ...] = (16, 16, 16, 8, 4, 2, 1)
-    spade_hidden: int = 128
-    spade_shared: bool = False
-    clade_blocks: int = 0
-    norm: str = "sync-batch"
-    spectral_norm: bool = True
-    d_spectral_norm: bool = True
-    padding: str = "zeros"  # of 3x3 convs: zeros (paper) or reflect
+    # --- model: ModelConfig's option fields by name ---
+    model: dict[str, Any] = field(default_factory=model_defaults)
     sn_init_gain: float = 0.02  # xavier gain of spectrally normalised weights (paper: 0.02)
-    noise_3d: bool = True
-    noise_pixel_channels: int = 0  # the last k noise channels are drawn per pixel in every noise mode (paper: 0)
-    d_channels: tuple[int, ...] = (128, 128, 256, 256, 512, 512)
-    d_last_channels: int = 64
     # --- objective ---
     batch_size: int = 32  # images per step over all processes (each of N processes takes batch_size / N)
     epochs: int = 200
@@ -94,19 +107,36 @@ class TrainConfig:
     time_limit: float = 0.0  # minutes; 0 = none
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The flat form."""
+        flat = asdict(self)
+        return {**flat.pop("model"), **flat}
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        cfg = cls(**{k: v for k, v in data.items() if k in known})
-        cfg.g_mults, cfg.d_channels = tuple(cfg.g_mults), tuple(cfg.d_channels)
-        return cfg
+        """From the flat form. Unknown keys are ignored; model options it lacks (added since a run was saved) take
+        their defaults, which are the behaviour of the models written before them."""
+        own = {k: v for k, v in data.items() if k in _TRAIN_FIELDS}
+        model = {f.name: _model_value(f.name, data[f.name]) for f in MODEL_OPTIONS if f.name in data}
+        return cls(**own, model={**model_defaults(), **model})
+
+    def model_config(self, classes: ClassTable) -> ModelConfig:
+        """The model this run trains on a dataset with these classes."""
+        return ModelConfig.from_dataset(classes, name=self.name, **self.model)
 
     @property
     def run_dir(self) -> Path:
         return runs_root(self.runs_dir) / self.name
+
+
+_TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name != "model")
+if _clash := set(_TRAIN_FIELDS) & {f.name for f in MODEL_OPTIONS}:
+    raise TypeError(f"ModelConfig options {sorted(_clash)} have the names of training options: rename them")
+# Every option by its name in the flat form, which is also its flag's destination (--z-dim: z_dim).
+OPTION_NAMES = (*(f.name for f in MODEL_OPTIONS), *_TRAIN_FIELDS)
 
 
 # The hyperparameters of the authors' code (its config.py and training scripts); the paper's Appendix C.3 differs in
@@ -143,8 +173,35 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _bool_flag(p: argparse.ArgumentParser, name: str, help: str) -> None:
+def _bool_flag(p: argparse._ActionsContainer, name: str, help: str) -> None:
     p.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction, default=None, help=help)
+
+
+def _comma_list(item: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            return tuple(item(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list, e.g. 16,16,8") from None
+
+    return parse
+
+
+def _add_model_options(group: argparse._ActionsContainer) -> None:
+    """A flag for each of ModelConfig's option fields: on/off for bools, choices for Literals, comma lists for
+    tuples. Defaults stay None: an option not given is taken from the presets (or a resumed run)."""
+    for f in MODEL_OPTIONS:
+        kind, flag, help = _MODEL_TYPES[f.name], "--" + f.name.replace("_", "-"), f.metadata["help"]
+        if kind is bool:
+            _bool_flag(group, flag[2:], help)
+        elif get_origin(kind) is Literal:
+            group.add_argument(flag, choices=get_args(kind), help=help)
+        elif get_origin(kind) is tuple:
+            group.add_argument(flag, type=_comma_list(get_args(kind)[0]), help=help)
+        elif kind in (int, float, str):
+            group.add_argument(flag, type=kind, help=help)
+        else:
+            raise TypeError(f"ModelConfig.{f.name}: no command-line form for {kind}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,25 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "192x256 family) or cpu-fast (cpu-small with the options that paid on CPUs: the one to train on a "
                    "CPU). Not re-applied on --resume: the run keeps its saved options")
     g = p.add_argument_group("model")
-    for name, typ in [("height", int), ("width", int), ("z-dim", int), ("channels-g", int), ("spade-hidden", int),
-                      ("d-last-channels", int)]:
-        g.add_argument(f"--{name}", type=typ)
-    _bool_flag(g, "spade-shared", "one hidden SPADE embedding per block instead of one per norm (cheaper)")
-    g.add_argument("--clade-blocks", type=int, help="the last K blocks use class-adaptive 1x1 modulation (cheaper)")
-    g.add_argument("--g-mults", type=lambda s: tuple(int(v) for v in s.split(",")), help="e.g. 16,16,16,8,4,2,1")
-    g.add_argument("--d-channels", type=lambda s: tuple(int(v) for v in s.split(",")), help="e.g. 128,128,256,256,512,512")
-    g.add_argument("--norm", choices=["batch", "sync-batch", "instance"])
-    _bool_flag(g, "spectral-norm", "spectral norm in G and D (paper: on)")
-    g.add_argument("--padding", choices=["zeros", "reflect"],
-                   help="padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw "
-                   "stripes from)")
-    _bool_flag(g, "d-spectral-norm", "with --spectral-norm: in D too (paper: on; off leaves D unconstrained)")
+    _add_model_options(g)
     g.add_argument("--sn-init-gain", type=float,
                    help="xavier gain of the spectrally normalised weights (paper: 0.02; cpu-small: 1, steadier early steps)")
-    _bool_flag(g, "noise-3d", "3D noise input to G (paper: on)")
-    g.add_argument("--noise-pixel-channels", type=int,
-                   help="the last K noise channels are drawn per pixel, the rest per image (paper: 0): a texture "
-                   "source inside uniform regions for small generators, which otherwise draw lines along region edges")
     o = p.add_argument_group("objective and ablations")
     for name, typ in [("batch-size", int), ("epochs", int), ("max-iters", int), ("lr-g", float), ("lr-d", float),
                       ("beta1", float), ("beta2", float), ("lambda-labelmix", float), ("ema-decay", float),
@@ -240,15 +281,15 @@ def resolve(args: argparse.Namespace, saved: TrainConfig | None = None) -> Train
 
     With `saved` (a run's own configuration, when resuming) that replaces the presets, except for the
     per-invocation options; the command line still overrides."""
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    given = {k: getattr(args, k) for k in OPTION_NAMES if getattr(args, k, None) is not None}
     if saved is None:
         preset = {**PRESETS[args.dataset], **SIZE_PRESETS[getattr(args, "preset", None) or "paper"]}
         return TrainConfig.from_dict({**preset, **given})
     invocation = {f.name: f.default for f in fields(TrainConfig) if f.name in PER_INVOCATION}
-    return TrainConfig.from_dict({**asdict(saved), **invocation, **given})
+    return TrainConfig.from_dict({**saved.to_dict(), **invocation, **given})
 
 
 def changed_options(saved: TrainConfig, cfg: TrainConfig) -> dict[str, tuple[Any, Any]]:
     """Options of the run (not of the invocation) that differ: name -> (saved, now)."""
-    return {f.name: (getattr(saved, f.name), getattr(cfg, f.name)) for f in fields(TrainConfig)
-            if f.name not in PER_INVOCATION and getattr(saved, f.name) != getattr(cfg, f.name)}
+    old, new = saved.to_dict(), cfg.to_dict()
+    return {k: (old[k], new[k]) for k in old if k not in PER_INVOCATION and old[k] != new[k]}

@@ -101,32 +101,6 @@ def _start_workers(loader: DataLoader) -> Iterator[dict]:
 _WARM_START_FREE = frozenset({"name", "noise_pixel_channels"})
 
 
-def model_config(cfg: TrainConfig, info: Any) -> ModelConfig:
-    return ModelConfig(
-        label_nc=info.label_nc,
-        height=cfg.height,
-        width=cfg.width,
-        z_dim=cfg.z_dim,
-        channels_g=cfg.channels_g,
-        g_mults=cfg.g_mults,
-        spade_hidden=cfg.spade_hidden,
-        spade_shared=cfg.spade_shared,
-        clade_blocks=cfg.clade_blocks,
-        norm=cfg.norm,  # type: ignore[arg-type]
-        spectral_norm=cfg.spectral_norm,
-        d_spectral_norm=cfg.d_spectral_norm,
-        padding=cfg.padding,  # type: ignore[arg-type]
-        noise_3d=cfg.noise_3d,
-        noise_pixel_channels=cfg.noise_pixel_channels,
-        d_channels=cfg.d_channels,
-        d_last_channels=cfg.d_last_channels,
-        class_names=info.class_names,
-        class_colors=info.class_colors or (),
-        dont_care_id=info.dont_care_id,
-        name=cfg.name,
-    )
-
-
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -172,8 +146,9 @@ class Trainer:
                                 f"the {dist_info.world_size} process(es), got {cfg.batch_size}")
         if not 0 < cfg.compile_memory_budget <= 1:
             raise TrainingError(f"--compile-memory-budget must be in (0, 1], got {cfg.compile_memory_budget}")
+        self.info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
+        self.model_config = cfg.model_config(self.info)
         self._setup_data()
-        self.model_config = model_config(cfg, self.info)
         if cfg.crop_height > 0 and cfg.crop_width > 0:  # crops pass through G and D: the output size's rules apply
             try:
                 self.model_config.replace(height=cfg.crop_height, width=cfg.crop_width)
@@ -192,14 +167,13 @@ class Trainer:
 
     # ---- setup -------------------------------------------------------------------------------------
     def _setup_data(self) -> None:
-        cfg = self.cfg
-        self.info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
+        cfg, mc = self.cfg, self.model_config
         report = validate(cfg.dataset, cfg.dataroot, "train", cfg.classes_file)
         if self.dist.main:
             print(report.format(), flush=True)
         if not report.pairs:
             raise TrainingError(f"no usable training pairs in {cfg.dataroot}")
-        size = (cfg.height, cfg.width)
+        size = (mc.height, mc.width)
         augment = Augment(flip=cfg.flip, crop=cfg.crop, load_scale=cfg.load_scale, scale_jitter=cfg.scale_jitter)
         crop = (cfg.crop_height, cfg.crop_width) if cfg.crop_height > 0 and cfg.crop_width > 0 else None
         self.train_set = SegmentationDataset(
@@ -301,10 +275,11 @@ class Trainer:
         moved, and the full-size map is built on the device, channels-last and in the compute dtype (what the
         generator's convolutions would cast it to anyway): at 256x256 and batch 32 it is 0.5 GB in fp32.
         """
-        if not self.cfg.noise_3d:
+        mc = self.model_config
+        if not mc.noise_3d:
             return None
         b, h, w = labels.shape
-        z_dim, n = self.cfg.z_dim, self.model_config.label_nc
+        z_dim, n = mc.z_dim, mc.label_nc
         mode = self.cfg.noise_mode
         if mode == "mix":
             mode = ("image", "region")[int(torch.randint(0, 2, (), generator=self.noise_gen))]
@@ -318,7 +293,7 @@ class Trainer:
         else:
             pixels = torch.stack([torch.randn(z_dim, h, w, generator=self.noise_gen) for _ in range(b)])
             nhwc = pixels.to(self.device, self.compute_dtype).permute(0, 2, 3, 1)
-        k = self.model_config.noise_pixel_channels
+        k = mc.noise_pixel_channels
         if k and mode != "pixel":
             pixels = torch.stack([torch.randn(h, w, k, generator=self.noise_gen) for _ in range(b)])
             nhwc = torch.cat([nhwc[..., : z_dim - k], pixels.to(self.device, self.compute_dtype)], dim=3)
@@ -512,11 +487,12 @@ class Trainer:
         return image, labels
 
     def _fixed_noise(self, labels: torch.Tensor, seed: int) -> torch.Tensor | None:
-        if not self.cfg.noise_3d:
+        mc = self.model_config
+        if not mc.noise_3d:
             return None
         b, h, w = labels.shape
-        k = self.model_config.noise_pixel_channels
-        return noise_ops.sample(list(range(seed, seed + b)), self.cfg.z_dim, h, w, pixel_channels=k).to(self.device)
+        k = mc.noise_pixel_channels
+        return noise_ops.sample(list(range(seed, seed + b)), mc.z_dim, h, w, pixel_channels=k).to(self.device)
 
     @torch.no_grad()
     def recompute_ema_bn(self) -> None:

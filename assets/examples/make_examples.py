@@ -668,15 +668,7 @@ MODELS: dict[str, tuple[str, tuple[Scene, ...]]] = {
 def model_config(name: str) -> ModelConfig:
     """The classes and palette of a model trained on this class file (with an appended don't-care class)."""
     info = dataset_info("folder", ROOT, ROOT / MODELS[name][0])
-    return ModelConfig(
-        label_nc=info.label_nc,
-        class_names=info.class_names,
-        class_colors=info.class_colors or (),
-        dont_care_id=info.dont_care_id,
-        height=H,
-        width=W,
-        name=name,
-    )
+    return ModelConfig.from_dataset(info, height=H, width=W, name=name)
 
 
 def write_examples(out: Path) -> list[Path]:
