@@ -74,6 +74,7 @@ class Controller(QObject):
     latency = Signal(float)  # seconds of the last generation
     error = Signal(str, str)  # title, message
     notice = Signal(str)
+    status = Signal(str)  # a passing note for the status bar
     history_changed = Signal()
     frames_changed = Signal()
 
@@ -326,7 +327,9 @@ class Controller(QObject):
                 self.show_frame(index)  # the document showed this frame: now the remade one
             self.frames_changed.emit()
         elif kind == "segment":
-            self._pending_layout = result
+            self._pending_layout, note = result
+            if note:
+                self.status.emit(note)
             if not self.document.in_stroke:  # else when it ends: the stroke and the photo stay two undo steps
                 self._apply_pending_layout()
 
@@ -528,20 +531,29 @@ class Controller(QObject):
         return data.warnings
 
     def segment_photo(self, path: str | Path) -> None:
-        """Photo -> layout with the model's discriminator, in the background. Raises for unreadable photos."""
-        doc = self._need_document()
+        """Photo -> layout with the model's discriminator, decoded and segmented in the background (a large photo
+        takes seconds to decode); an unreadable one is reported through `error`."""
+        shape = self._need_document().shape
         if self.model is None or not self.model.can_segment:
             raise RuntimeError("this model has no discriminator, so it cannot turn photos into layouts")
-        try:
-            im = open_image(path, "photo")
-            rgb = image_to_rgb(im.convert("RGB").resize((doc.shape[1], doc.shape[0]), Image.BICUBIC))
-        except LabelError as e:
-            raise LabelError(f"{path}: {e}") from e
-        except (OSError, ValueError) as e:
-            raise LabelError(f"{path}: not a readable photo ({e})") from e
-        self.worker.submit(Request("segment", self._next("segment"), lambda s: s.segment(rgb)))
+        self.worker.submit(Request("segment", self._next("segment"), lambda s: _photo_layout(s, path, shape)))
 
     def _need_document(self) -> Document:
         if self.document is None:
             raise RuntimeError("no model is loaded yet: open a model first")
         return self.document
+
+
+def _photo_layout(synth: Synthesizer, path: str | Path, shape: tuple[int, int]) -> tuple[np.ndarray, str]:
+    """Runs in the worker: the photo, reduced to the canvas size, segmented; and a note when it was larger."""
+    h, w = shape
+    try:
+        im = open_image(path, "photo")
+        rgb = image_to_rgb(im.convert("RGB").resize((w, h), Image.Resampling.BICUBIC))
+    except LabelError as e:
+        raise LabelError(f"{path}: {e}") from e
+    except (OSError, ValueError) as e:
+        raise LabelError(f"{path}: not a readable photo ({e})") from e
+    larger = im.width * im.height > w * h
+    note = f"The {im.width}x{im.height} photo was segmented at the model's {w}x{h}" if larger else ""
+    return synth.segment(rgb), note

@@ -343,6 +343,7 @@ class MainWindow(QMainWindow):
         c.latency.connect(lambda s: self.latency_label.setText(f"last: {s * 1000:.0f} ms"))
         c.error.connect(self.show_error)
         c.notice.connect(self._notice)
+        c.status.connect(lambda message: self.statusBar().showMessage(message, 10000))
         c.history_changed.connect(lambda: self.history.set_variations(c.history, c.current_variation()))
         c.frames_changed.connect(self._frames_changed)
         self.history.variation_clicked.connect(c.restore_variation)

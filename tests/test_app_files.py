@@ -97,7 +97,7 @@ def malformed_files(tmp: Path) -> dict[str, Path]:
     return out
 
 
-def test_malformed_files_give_an_error_dialog_and_keep_the_canvas(studio, dialogs, tmp_path) -> None:
+def test_malformed_files_give_an_error_dialog_and_keep_the_canvas(studio, qtbot, dialogs, tmp_path) -> None:
     c = studio.controller
     labels = painted(studio)
     doc = c.document
@@ -111,7 +111,9 @@ def test_malformed_files_give_an_error_dialog_and_keep_the_canvas(studio, dialog
         np.testing.assert_array_equal(doc.labels, labels)
     messages = " ".join(text for _, _, text in dialogs.kinds("critical"))
     assert "9" in messages and "151 classes" in messages and "corrupt" in messages
-    studio._guarded("Could not use the photo", c.segment_photo, tmp_path / "text.png")
+    count = len(dialogs.kinds("critical"))
+    c.segment_photo(tmp_path / "text.png")  # decoded in the worker, which reports it
+    qtbot.waitUntil(lambda: len(dialogs.kinds("critical")) > count, timeout=10000)
     assert "not a readable photo" in dialogs.kinds("critical")[-1][2]
 
 
@@ -280,7 +282,7 @@ def test_screenshot_cli(tmp_path, model_dir, isolated_data, capsys) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-def test_images_too_large_are_refused_with_their_size(studio, dialogs, tmp_path, monkeypatch) -> None:
+def test_images_too_large_are_refused_with_their_size(studio, qtbot, dialogs, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # PIL's limit, lowered so that small files exceed it
     c = studio.controller
     Image.new("L", (50, 50)).save(tmp_path / "big.png")  # 2500 pixels: PIL only warns
@@ -294,7 +296,8 @@ def test_images_too_large_are_refused_with_their_size(studio, dialogs, tmp_path,
     assert "image too large: 10000 pixels" in dialogs.kinds("critical")[-1][2]
     assert not studio.open_labels(tmp_path / "big.png")
     assert "image too large: 50 x 50 pixels" in dialogs.kinds("critical")[-1][2]
-    assert studio._guarded("Could not use the photo", c.segment_photo, tmp_path / "huge.png") is None
+    c.segment_photo(tmp_path / "huge.png")  # decoded in the worker, which reports it
+    qtbot.waitUntil(lambda: len(dialogs.kinds("critical")) == 3, timeout=10000)
     assert "image too large" in dialogs.kinds("critical")[-1][2]
     assert not studio.open_project(tmp_path / "p.oasis")
     assert "image.png in the project: image too large" in dialogs.kinds("critical")[-1][2]

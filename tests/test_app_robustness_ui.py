@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 from safetensors.torch import save as save_tensors
 
@@ -34,6 +35,43 @@ def other_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = tiny_config(label_nc=3, class_names=("sea", "sand", "sky"), height=16, width=24, name="other")
     realistic_weights(OasisModel(cfg)).save_pretrained(path)
     return path
+
+
+# ---- large files ---------------------------------------------------------------------------------
+
+
+def test_a_photo_is_decoded_off_the_ui_thread_and_its_layout_made_at_the_models_size(
+    studio, qtbot, tmp_path, monkeypatch
+) -> None:
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (320, 480, 3), dtype=np.uint8)).save(tmp_path / "big.jpg")
+    decoded_in: list[threading.Thread] = []
+    real_open = app.controller.open_image
+
+    def open_image(*args, **kwargs):
+        decoded_in.append(threading.current_thread())
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(app.controller, "open_image", open_image)
+    doc = studio.controller.document
+    doc.labels[...] = 4
+    before = doc.labels.copy()
+    studio.controller.segment_photo(tmp_path / "big.jpg")
+    qtbot.waitUntil(lambda: not np.array_equal(doc.labels, before), timeout=20000)
+    assert decoded_in and threading.main_thread() not in decoded_in
+    message = studio.statusBar().currentMessage()
+    assert "480x320" in message and "48x32" in message
+
+
+def test_an_unreadable_photo_is_reported_and_the_layout_kept(studio, qtbot, dialogs, tmp_path) -> None:
+    (tmp_path / "broken.jpg").write_bytes(b"not a photo")
+    doc = studio.controller.document
+    before = doc.labels.copy()
+    studio.controller.segment_photo(tmp_path / "broken.jpg")
+    qtbot.waitUntil(lambda: bool(dialogs.kinds("critical")), timeout=20000)
+    title, text = dialogs.kinds("critical")[0][1:]
+    assert title == "Photo to layout" and "broken.jpg: not a readable photo" in text
+    np.testing.assert_array_equal(doc.labels, before)
 
 
 # ---- projects and models -------------------------------------------------------------------------
