@@ -1,6 +1,7 @@
-"""The README stays true: its test command is what CI runs, and its `oasis-train` option list is the parser's.
+"""The README and docs stay true: the README's test command is what CI runs, the `oasis-train` option list in
+docs/training.md is the parser's, and their images and relative links (anchors included) resolve.
 
-After changing `training/options.py`, regenerate the README's option list with `python -m tests.test_readme --update`.
+After changing `training/options.py`, regenerate the option list with `python -m tests.test_readme --update`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+TRAINING_DOC = ROOT / "docs" / "training.md"  # holds the generated `oasis-train --help` block
+DOCS = [README, ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 CI = ROOT / ".ci" / "run"
 BEGIN = "<!-- BEGIN oasis-train --help"
 END = "<!-- END oasis-train --help -->"
@@ -30,7 +33,7 @@ def _two_commands() -> list[str]:
 
 
 def train_help() -> str:
-    """`oasis-train --help` as the README shows it: 100 columns, no colour, the home folder written as ~ (and
+    """`oasis-train --help` as docs/training.md shows it: 100 columns, no colour, the home folder written as ~ (and
     wrapped as if it were /home/user, so that the text is the same on every machine)."""
     from training.options import build_parser
 
@@ -48,7 +51,7 @@ def train_help() -> str:
     return text.replace(FAKE_HOME, "~").rstrip() + "\n"
 
 
-def _readme_help(text: str) -> str:
+def _shown_help(text: str) -> str:
     start = text.index(BEGIN)
     block = text[start : text.index(END, start)]
     return block[block.index("```text\n") + len("```text\n") : block.rindex("```")]
@@ -77,32 +80,54 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert os.access(CI, os.X_OK)
 
 
-def test_readme_train_options_match_the_parser() -> None:
-    shown = _readme_help(README.read_text(encoding="utf-8"))
+def test_train_options_list_matches_the_parser() -> None:
+    shown = _shown_help(TRAINING_DOC.read_text(encoding="utf-8"))
     assert _options_part(shown) == _options_part(train_help()), (
-        "README's oasis-train option list differs from training.options.build_parser(): "
+        "docs/training.md's oasis-train option list differs from training.options.build_parser(): "
         "run `python -m tests.test_readme --update`"
     )
 
 
-def test_readme_screenshot_exists() -> None:
-    text = README.read_text(encoding="utf-8")
-    for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
-        assert (ROOT / ref).is_file(), ref
+def test_readme_and_docs_images_exist() -> None:
+    for doc in DOCS:
+        for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", doc.read_text(encoding="utf-8")):
+            assert (doc.parent / ref).is_file(), f"{doc.relative_to(ROOT)}: {ref}"
+
+
+def _anchors(doc: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation other than - and _ dropped, spaces to -."""
+    text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_readme_and_docs_links_resolve() -> None:
+    """Relative links in the README, the changelog and docs/ point at files and headings that exist: a section
+    moved between them must take its links along."""
+    for doc in DOCS:
+        text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.DOTALL)
+        for target in re.findall(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # a web address
+            path, _, anchor = target.partition("#")
+            linked = (doc.parent / path).resolve() if path else doc
+            assert linked.exists(), f"{doc.relative_to(ROOT)}: {target}"
+            if anchor:
+                assert anchor in _anchors(linked), f"{doc.relative_to(ROOT)}: no heading for #{anchor}"
 
 
 def update() -> None:
-    text = README.read_text(encoding="utf-8")
+    text = TRAINING_DOC.read_text(encoding="utf-8")
     start = text.index(BEGIN)
     begin_line_end = text.index("\n", start) + 1
     end = text.index(END, start)
     text = text[:begin_line_end] + "```text\n" + train_help() + "```\n" + text[end:]
-    README.write_text(text, encoding="utf-8")
-    print(f"updated the oasis-train option list in {README}")
+    TRAINING_DOC.write_text(text, encoding="utf-8")
+    print(f"updated the oasis-train option list in {TRAINING_DOC}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--update"]:
         update()
     else:
-        sys.exit("usage: python -m tests.test_readme --update   (rewrites README.md's oasis-train --help block)")
+        sys.exit("usage: python -m tests.test_readme --update   (rewrites docs/training.md's oasis-train --help block)")
