@@ -121,6 +121,10 @@ class ModelConfig:
             )
         if len(self.g_mults) < 2:
             raise ConfigError("g_mults needs at least two stages")
+        widths = {"channels_g": (self.channels_g,), "g_mults": self.g_mults, "spade_hidden": (self.spade_hidden,),
+                  "d_channels": self.d_channels, "d_last_channels": (self.d_last_channels,)}
+        if zero := [k for k, v in widths.items() if min(v, default=0) < 1]:
+            raise ConfigError(f"{', '.join(zero)}: every width must be at least 1")
         f = self.upsampling
         if self.height <= 0 or self.width <= 0 or self.height % f or self.width % f:
             raise ConfigError(

@@ -7,15 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
-from oasis_core import ModelConfig
+from oasis_core import ModelConfig, OasisModel, load_model
 from oasis_core.config import default_colors
 from training.cli import main as train_main
 from training.data import dataset_info
 from training.options import TrainConfig, build_parser
-from training.trainer import load_checkpoint
+from training.trainer import Trainer, TrainingError, export, load_checkpoint
 
-from .test_training import COLORS, TINY_ARGS, make_dataset
+from .test_training import COLORS, CPU, TINY_ARGS, make_dataset, tiny
 
 # A run folder's config.json as oasis-train wrote it before the model options were derived from ModelConfig
 # (tiny model of tests/test_training.py; DATA and RUNS are filled in).
@@ -108,3 +109,112 @@ def test_from_dataset_takes_the_classes_and_the_options(tmp_path: Path) -> None:
     assert cfg.z_dim == 64  # not given: the default
     no_colors = type("Classes", (), {"label_nc": 2, "class_names": ("a", "b"), "class_colors": None, "dont_care_id": 1})
     assert ModelConfig.from_dataset(no_colors()).class_colors == default_colors(2)
+
+
+# ---- issue 27: option values that cannot work are refused before anything starts ---------------------------------
+
+
+def _trained_run(tmp_path: Path) -> Path:
+    t = Trainer(tiny(tmp_path, max_iters=1, sample_every=100), CPU)
+    t.train()
+    return t.run_dir
+
+
+def test_export_into_a_folder_with_files_needs_force_and_then_replaces_it_whole(tmp_path: Path, capsys) -> None:
+    run, out = _trained_run(tmp_path), tmp_path / "models" / "m"
+    assert train_main(["export", str(run), "--out", str(out), "--name", "first"]) == 0
+    (out / "notes.txt").write_text("the first model's")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert train_main(["export", str(run), "--out", str(out), "--name", "second"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds files (README.md, config.json, model.safetensors, notes.txt)" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert train_main(["export", str(run), "--out", str(out), "--name", "second", "--force"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert "# second" in (out / "README.md").read_text() and load_model(out).config.name == "second"
+    assert [p.name for p in out.parent.iterdir()] == ["m"]  # no temporary folder left beside it
+    (tmp_path / "file").write_text("")
+    with pytest.raises(TrainingError, match="is a file, not a folder"):
+        export(run, tmp_path / "file")
+
+
+def test_a_failed_forced_export_leaves_the_old_folder_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    run, out = _trained_run(tmp_path), tmp_path / "m"
+    export(run, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def disk_full(self: OasisModel, folder: Path) -> None:
+        (Path(folder) / "config.json").write_text("{")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(OasisModel, "save_pretrained", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        export(run, out, name="other", force=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_run_names_stay_inside_the_runs_folder(tmp_path: Path, capsys) -> None:
+    data, runs = make_dataset(tmp_path / "data"), tmp_path / "runs"
+    for name in ("../escaped", "a/b", "..", "/tmp/abs"):
+        assert train_main(["--dataset", "folder", "--dataroot", str(data), "--name", name, "--runs-dir", str(runs),
+                           *TINY_ARGS, "--max-iters", "1"]) == 2
+        assert "a run name is the name of a folder in the runs folder" in capsys.readouterr().err
+    assert train_main(["--name", "../escaped", "--runs-dir", str(runs), "--resume"]) == 2
+    assert "a run name is the name of a folder" in capsys.readouterr().err
+    with pytest.raises(TrainingError, match="a run name"):
+        Trainer(tiny(tmp_path, name="../escaped"), CPU)
+    assert not (tmp_path / "escaped").exists() and not runs.exists()
+
+
+def test_a_run_that_reaches_max_iters_says_so_even_near_its_time_limit(tmp_path: Path) -> None:
+    # 30 s: a stop for the time limit is already due after the first step (30 s are kept for the last checkpoint).
+    t = Trainer(tiny(tmp_path, time_limit=0.5, max_iters=1, sample_every=100), CPU)
+    assert t.train() == "finished" and t.iteration == 1
+
+
+def test_fp16_is_refused_on_a_cpu_before_training(tmp_path: Path, capsys) -> None:
+    data = make_dataset(tmp_path / "data")
+    args = ["--dataset", "folder", "--dataroot", str(data), "--name", "h", "--runs-dir", str(tmp_path / "runs"),
+            *TINY_ARGS, "--precision", "fp16", "--device", "cpu"]
+    assert train_main([*args, "--dry-run"]) == 2
+    assert "--precision fp16: fp16 is only offered on GPUs" in capsys.readouterr().err
+    with pytest.raises(TrainingError, match="fp16 is only offered on GPUs"):
+        Trainer(tiny(tmp_path, precision="fp16"), CPU)
+    if torch.cuda.is_available():  # auto and cuda run on the GPU: fp16 stays offered there
+        assert train_main([*args[:-2], "--dry-run"]) == 0
+
+
+def test_every_unworkable_value_is_listed_in_one_message_even_in_a_dry_run(tmp_path: Path, capsys) -> None:
+    data = make_dataset(tmp_path / "data")
+    run = ["--dataset", "folder", "--dataroot", str(data), "--name", "bad", "--runs-dir", str(tmp_path / "runs"),
+           *TINY_ARGS]
+    bad = {"--lr-g": ("nan", "must be a positive number"),
+           "--crop-height": ("64", "--crop-height/--crop-width 64x96: larger than the 32x48 images"),
+           "--crop-width": ("96", ""),
+           "--diffaug": ("translation,blur", "unknown ['blur']"),
+           "--num-workers": ("-1", "must be 0 (load in the training process) or more"),
+           "--ema-decay": ("2", "must be in [0, 1)"),
+           "--load-scale": ("0", "must be at least 1"),
+           "--time-limit": ("-5", "must be minutes >= 0"),
+           "--max-iters": ("0", "must be at least 1"),
+           "--sample-every": ("0", "must be at least 1"),
+           "--channels-g": ("0", "channels_g: every width must be at least 1")}
+    given = [a for flag, (value, _) in bad.items() for a in (flag, value)]
+    assert train_main([*run, *given, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("oasis-train: 10 options cannot work:\n")  # the crop is one problem
+    for flag, (value, message) in bad.items():
+        assert message in err, flag
+    for flag in ("--lr-g nan", "--num-workers -1", "--ema-decay 2.0", "--load-scale 0.0", "--time-limit -5.0",
+                 "--max-iters 0", "--sample-every 0"):
+        assert flag in err
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(TrainingError, match="3 options cannot work"):
+        Trainer(tiny(tmp_path, lr_d=-1.0, beta2=1.0, ema_bn_batches=0), CPU)
+
+
+def test_a_saved_max_iters_of_0_means_no_limit() -> None:
+    saved = {**json.loads(OLD_CONFIG_JSON), "max_iters": 0}
+    assert TrainConfig.from_json(json.dumps(saved)).max_iters is None

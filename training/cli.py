@@ -9,7 +9,18 @@ import shlex
 import sys
 from pathlib import Path
 
-from .options import SAME_TRAINING, TrainConfig, build_parser, changed_options, resolve, runs_root
+import torch
+
+from .options import (
+    SAME_TRAINING,
+    TrainConfig,
+    build_parser,
+    changed_options,
+    device_type,
+    resolve,
+    run_name_problem,
+    runs_root,
+)
 
 
 def _export_main(argv: list[str]) -> int:
@@ -17,7 +28,9 @@ def _export_main(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="oasis-train export", description="Write a model folder from a run's latest checkpoint.")
     p.add_argument("run", help="run folder, or a run name under --runs-dir")
-    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write (new or empty)")
+    p.add_argument("--force", action="store_true", help="replace --out when it holds files: the whole folder, its "
+                   "model card and any other file included")
     p.add_argument("--runs-dir", type=Path, default=None)
     p.add_argument("--half", action="store_true", help="store fp16 weights (half the size)")
     p.add_argument("--no-discriminator", action="store_true", help="leave out the discriminator (no photo -> layout)")
@@ -27,7 +40,8 @@ def _export_main(argv: list[str]) -> int:
     if not run.is_dir():
         run = runs_root(args.runs_dir) / args.run
     try:
-        model = export(run, args.out, half=args.half, with_discriminator=not args.no_discriminator, name=args.name)
+        model = export(run, args.out, half=args.half, with_discriminator=not args.no_discriminator, name=args.name,
+                       force=args.force)
     except TrainingError as e:
         print(f"oasis-train export: {e}", file=sys.stderr)
         return 2
@@ -51,19 +65,22 @@ def _launch_torchrun(gpus: int, argv: list[str]) -> int:
     return 0
 
 
-def _resumed_config(args: argparse.Namespace) -> TrainConfig:
-    """The run's saved options, overridden by those given again; changes are announced (by rank 0)."""
+def _resumed_config(args: argparse.Namespace, announce: bool) -> TrainConfig:
+    """The run's saved options, overridden by those given again; changes are announced (by rank 0, with
+    `announce`)."""
+    if problem := run_name_problem(args.name):
+        raise ValueError(problem)
     saved_file = runs_root(args.runs_dir) / args.name / "config.json"
     if not saved_file.is_file():
         raise FileNotFoundError(f"--resume: {saved_file.parent} is not a run folder (no config.json)")
-    saved = TrainConfig.from_dict(json.loads(saved_file.read_text(encoding="utf-8")))
+    saved = TrainConfig.from_json(saved_file.read_text(encoding="utf-8"))
     cfg = resolve(args, saved)
     if args.dataroot is None and not Path(cfg.dataroot).is_dir():
         runs_dir = f" --runs-dir {shlex.quote(args.runs_dir)}" if args.runs_dir else ""
         raise FileNotFoundError(
             f"--resume: the run's data folder {cfg.dataroot} is gone (moved, renamed or not mounted?); point at its "
             f"new place with `oasis-train --name {shlex.quote(cfg.name)}{runs_dir} --resume --dataroot NEW_PATH`")
-    if os.environ.get("RANK", "0") != "0":
+    if not announce or os.environ.get("RANK", "0") != "0":
         return cfg
     if args.preset:
         print(f"oasis-train: --preset is not re-applied on --resume; {cfg.name} keeps its saved options",
@@ -84,23 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.resume and (args.dataset is None or args.dataroot is None):
         parser.error("--dataset and --dataroot are required (a resumed run keeps its own)")
-    if args.gpus > 0 and "LOCAL_RANK" not in os.environ:
-        import torch
-
-        if (found := torch.cuda.device_count()) < args.gpus:
-            print(f"oasis-train: --gpus {args.gpus}, but PyTorch sees {found} CUDA GPU(s); several CPU processes: "
-                  f"torchrun --nproc_per_node {args.gpus} -m training ... --device cpu", file=sys.stderr)
-            return 2
-        if args.gpus > 1:
-            return _launch_torchrun(args.gpus, argv)
 
     from .data import dataset_info
     from .distributed import setup, teardown
-    from .trainer import Trainer, TrainingError
+    from .trainer import Trainer, TrainingError, check_options
 
+    launching = args.gpus > 1 and "LOCAL_RANK" not in os.environ  # this process starts the ranks; they train
     try:
-        cfg = _resumed_config(args) if args.resume else resolve(args)
+        cfg = _resumed_config(args, announce=not launching) if args.resume else resolve(args)
         cfg.runs_dir = str(runs_root(cfg.runs_dir))
+        check_options(cfg, args.gpus if launching else int(os.environ.get("WORLD_SIZE", "1")), device_type(cfg.device))
+        if args.gpus > 0 and "LOCAL_RANK" not in os.environ:
+            if (found := torch.cuda.device_count()) < args.gpus:
+                print(f"oasis-train: --gpus {args.gpus}, but PyTorch sees {found} CUDA GPU(s); several CPU processes: "
+                      f"torchrun --nproc_per_node {args.gpus} -m training ... --device cpu", file=sys.stderr)
+                return 2
+            if launching:
+                return _launch_torchrun(args.gpus, argv)
         info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
         if args.dry_run:
             resolved = {"train": json.loads(cfg.to_json()), "model": cfg.model_config(info).to_dict(),

@@ -98,6 +98,9 @@ def discriminator_losses(
     return fake_loss(d_fake, valid), real_loss(d_real, labels, weights), loss_lm
 
 
+DIFFAUG_POLICIES = ("translation", "cutout")
+
+
 def diff_augment(
     images: list[torch.Tensor],
     labels: torch.Tensor,

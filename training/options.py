@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from oasis_core.config import ClassTable, ModelConfig
+import torch
+
+from oasis_core.config import ClassTable, ConfigError, ModelConfig
+
+from .losses import DIFFAUG_POLICIES
 
 NoiseMode = Literal["image", "region", "pixel", "mix"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DATASETS = ("ade20k", "cityscapes", "coco-stuff", "folder")
 
 
@@ -66,7 +73,7 @@ class TrainConfig:
     # --- objective ---
     batch_size: int = 32  # images per step over all processes (each of N processes takes batch_size / N)
     epochs: int = 200
-    max_iters: int = 0  # > 0 overrides epochs
+    max_iters: int | None = None  # overrides epochs
     lr_g: float = 1e-4
     lr_d: float = 4e-4
     beta1: float = 0.0
@@ -94,7 +101,7 @@ class TrainConfig:
     # --- run ---
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 autocast where the chip runs it natively (GPUs, AVX512-BF16/AMX CPUs), else fp16 + scaler on GPUs, fp32 on CPUs
+    precision: Precision = "auto"  # auto: bf16 autocast where the chip runs it natively (GPUs, AVX512-BF16/AMX CPUs), else fp16 + scaler on GPUs, fp32 on CPUs
     channels_last: bool = True
     compile: bool = False  # torch.compile G and D (fuses norm + modulation + activation; first steps compile)
     # With compile: the share of activation memory backward may keep; below 1 the compiler recomputes the
@@ -123,6 +130,14 @@ class TrainConfig:
         model = {f.name: _model_value(f.name, data[f.name]) for f in MODEL_OPTIONS if f.name in data}
         return cls(**own, model={**model_defaults(), **model})
 
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """A run folder's config.json."""
+        data = json.loads(text)
+        if data.get("max_iters") == 0:  # how run folders before 2026-12 wrote "no limit"
+            data["max_iters"] = None
+        return cls.from_dict(data)
+
     def model_config(self, classes: ClassTable) -> ModelConfig:
         """The model this run trains on a dataset with these classes."""
         return ModelConfig.from_dataset(classes, name=self.name, **self.model)
@@ -130,6 +145,10 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         return runs_root(self.runs_dir) / self.name
+
+    @property
+    def diffaug_policies(self) -> tuple[str, ...]:
+        return tuple(p for p in self.diffaug.replace(" ", "").split(",") if p)
 
 
 _TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name != "model")
@@ -255,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group("run")
     r.add_argument("--seed", type=int)
     r.add_argument("--device", help="auto, cpu, cuda")
-    r.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    r.add_argument("--precision", choices=get_args(Precision))
     _bool_flag(r, "channels-last", "channels_last memory format")
     _bool_flag(r, "compile", "torch.compile G and D: faster steps after a compilation of a minute or more")
     r.add_argument("--compile-memory-budget", type=float, help="with --compile: share (0-1] of activation memory "
@@ -293,3 +312,88 @@ def changed_options(saved: TrainConfig, cfg: TrainConfig) -> dict[str, tuple[Any
     """Options of the run (not of the invocation) that differ: name -> (saved, now)."""
     old, new = saved.to_dict(), cfg.to_dict()
     return {k: (old[k], new[k]) for k in old if k not in PER_INVOCATION and old[k] != new[k]}
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a run folder, or None: the folder must lie directly in the runs folder."""
+    if name in ("", ".", "..") or Path(name).name != name or "/" in name or "\\" in name:
+        return f"--name {shlex.quote(name)}: a run name is the name of a folder in the runs folder (no '/', '\\', '..')"
+    return None
+
+
+def device_type(device: str) -> str:
+    """The kind of device a --device value gets on this machine: "cuda" where it asks for (or allows) a GPU and
+    PyTorch sees one, else "cpu"."""
+    wants_gpu = device in ("auto", "cuda") or device.startswith("cuda:")
+    return "cuda" if wants_gpu and torch.cuda.is_available() else "cpu"
+
+
+def option_problems(cfg: TrainConfig, world_size: int, device_type: str) -> list[str]:
+    """Every option value that cannot work, one line each (empty: all can). `world_size` is the number of processes
+    and `device_type` the kind of device ("cpu", "cuda") the run gets; the data is not needed."""
+    problems = []
+
+    def need(ok: bool, name: str, rule: str) -> None:
+        if not ok:
+            value = getattr(cfg, name)
+            shown = shlex.quote(value) if isinstance(value, str) else value
+            problems.append(f"--{name.replace('_', '-')} {shown}: {rule}")
+
+    def positive(name: str) -> None:
+        need(0 < getattr(cfg, name) < math.inf, name, "must be a positive number")
+
+    if name_problem := run_name_problem(cfg.name):
+        problems.append(name_problem)
+    need(cfg.dataset in DATASETS, "dataset", f"must be one of {', '.join(DATASETS)}")
+    try:  # the model's rules do not depend on its classes: one stands in for the dataset's
+        model = ModelConfig(label_nc=1, **cfg.model)
+    except ConfigError as e:
+        problems.append(f"model: {e}")
+        model = None
+    positive("sn_init_gain")
+    if cfg.batch_size < 1 or cfg.batch_size % world_size:
+        problems.append(f"--batch-size (images per step over all processes) must be a positive multiple of the "
+                        f"{world_size} process(es), got {cfg.batch_size}")
+    need(cfg.epochs >= 1, "epochs", "must be at least 1")
+    need(cfg.max_iters is None or cfg.max_iters >= 1, "max_iters", "must be at least 1 (leave it out to train "
+         "--epochs epochs)")
+    positive("lr_g")
+    positive("lr_d")
+    for beta in ("beta1", "beta2"):
+        need(0 <= getattr(cfg, beta) < 1, beta, "must be in [0, 1)")
+    need(0 <= cfg.lambda_labelmix < math.inf, "lambda_labelmix", "must be a number >= 0")
+    need(0 <= cfg.ema_decay < 1, "ema_decay", "must be in [0, 1)")
+    need(cfg.ema_bn_batches >= 1, "ema_bn_batches", "must be at least 1")
+    need(cfg.noise_mode in get_args(NoiseMode), "noise_mode", f"must be one of {', '.join(get_args(NoiseMode))}")
+    if unknown := set(cfg.diffaug_policies) - set(DIFFAUG_POLICIES):
+        problems.append(f"--diffaug {shlex.quote(cfg.diffaug)}: unknown {sorted(unknown)}; use {', '.join(DIFFAUG_POLICIES)} "
+                        f"(comma-separated)")
+    need(1 <= cfg.load_scale < math.inf, "load_scale", "must be at least 1 (the image is resized to this times the "
+         "output size, then cropped to it)")
+    need(0 <= cfg.scale_jitter < math.inf, "scale_jitter", "must be a number >= 0")
+    crop = (cfg.crop_height, cfg.crop_width)
+    if crop != (0, 0):
+        size = (model.height, model.width) if model else (cfg.model["height"], cfg.model["width"])
+        shown = f"--crop-height/--crop-width {crop[0]}x{crop[1]}"
+        if min(crop) < 1:
+            problems.append(f"{shown}: give both, as positive sizes (or neither: no crops)")
+        elif crop[0] > size[0] or crop[1] > size[1]:
+            problems.append(f"{shown}: larger than the {size[0]}x{size[1]} images they are cut from")
+        elif model is not None:
+            try:  # crops pass through G and D: the output size's rules apply to them
+                model.replace(height=crop[0], width=crop[1])
+            except ConfigError as e:
+                problems.append(f"{shown}: {e}")
+    need(cfg.num_workers >= 0, "num_workers", "must be 0 (load in the training process) or more")
+    if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
+        problems.append(f"--device {shlex.quote(cfg.device)}: use auto, cpu or cuda")
+    elif cfg.device.startswith("cuda") and device_type != "cuda":
+        problems.append(f"--device {cfg.device} was given, but PyTorch sees no CUDA GPU (CPU-only build or no driver)")
+    need(cfg.precision in get_args(Precision), "precision", f"must be one of {', '.join(get_args(Precision))}")
+    need(cfg.precision != "fp16" or device_type == "cuda", "precision", "fp16 is only offered on GPUs; use auto, "
+         "fp32 or bf16 on the CPU")
+    need(0 < cfg.compile_memory_budget <= 1, "compile_memory_budget", "must be in (0, 1]")
+    for every in ("log_every", "sample_every", "checkpoint_every"):
+        need(getattr(cfg, every) >= 1, every, "must be at least 1")
+    need(0 <= cfg.time_limit < math.inf, "time_limit", "must be minutes >= 0 (0: no limit)")
+    return problems

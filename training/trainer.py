@@ -12,7 +12,9 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,6 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
 from oasis_core import (
-    ConfigError,
     Discriminator,
     Generator,
     ModelConfig,
@@ -42,7 +43,7 @@ from oasis_core.layers import init_spectral_norm
 from . import losses
 from .data import Augment, SegmentationDataset, dataset_info, validate
 from .distributed import DistInfo, any_rank, per_rank_batch_norm
-from .options import TrainConfig
+from .options import TrainConfig, option_problems
 
 CHECKPOINT_FORMAT = "oasis-train-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -51,6 +52,15 @@ log = logging.getLogger("oasis-train")
 
 class TrainingError(RuntimeError):
     """A run that cannot start or continue, with the reason."""
+
+
+def check_options(cfg: TrainConfig, world_size: int, device_type: str) -> None:
+    """Refuse a configuration with option values that cannot work, listing every one in one message."""
+    problems = option_problems(cfg, world_size, device_type)
+    if len(problems) == 1:
+        raise TrainingError(problems[0])
+    if problems:
+        raise TrainingError(f"{len(problems)} options cannot work:\n  " + "\n  ".join(problems))
 
 
 class EpochBatches:
@@ -120,8 +130,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, dist_info: DistInfo, resume: bool = False) -> None:
-        self.cfg, self.dist = cfg, dist_info
         self.created = time.monotonic()  # --time-limit counts from here: validation and setup use the slot too
+        check_options(cfg, dist_info.world_size, dist_info.device.type)
+        self.cfg, self.dist = cfg, dist_info
         self.device = dist_info.device
         self.run_dir = cfg.run_dir
         self.stop_requested = False
@@ -138,22 +149,10 @@ class Trainer:
         if not resume and ckpt_path.is_file():
             raise TrainingError(f"run folder {self.run_dir} already has a checkpoint: pass --resume or another --name")
 
-        self.diffaug = tuple(p for p in cfg.diffaug.replace(" ", "").split(",") if p)
-        if unknown := set(self.diffaug) - {"translation", "cutout"}:
-            raise TrainingError(f"--diffaug: unknown {sorted(unknown)}; use translation and/or cutout")
-        if cfg.batch_size < 1 or cfg.batch_size % dist_info.world_size:
-            raise TrainingError(f"--batch-size (images per step over all processes) must be a positive multiple of "
-                                f"the {dist_info.world_size} process(es), got {cfg.batch_size}")
-        if not 0 < cfg.compile_memory_budget <= 1:
-            raise TrainingError(f"--compile-memory-budget must be in (0, 1], got {cfg.compile_memory_budget}")
+        self.diffaug = cfg.diffaug_policies
         self.info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
         self.model_config = cfg.model_config(self.info)
         self._setup_data()
-        if cfg.crop_height > 0 and cfg.crop_width > 0:  # crops pass through G and D: the output size's rules apply
-            try:
-                self.model_config.replace(height=cfg.crop_height, width=cfg.crop_width)
-            except ConfigError as e:
-                raise TrainingError(f"--crop-height/--crop-width {cfg.crop_height}x{cfg.crop_width}: {e}") from e
         self._setup_models()
         self.noise_gen = torch.Generator().manual_seed(cfg.seed * 7919 + dist_info.rank)
         self.iteration, self.epoch, self.batch_in_epoch = 0, 0, 0
@@ -434,14 +433,15 @@ class Trainer:
                     self.save_samples()
                 out_of_time = time.monotonic() + reserve + 2 * step_time > deadline
                 stop = any_rank(self.stop_requested or out_of_time, self.dist)
-                if stop or self.iteration % cfg.checkpoint_every == 0 or self.iteration >= self.total_iters:
+                done = self.iteration >= self.total_iters
+                if stop or done or self.iteration % cfg.checkpoint_every == 0:
                     t_save = time.monotonic()
                     self.save_checkpoint()
                     reserve = max(reserve, 2 * (time.monotonic() - t_save))
+                if done:  # the run's own end, even where a stop was due at the same iteration
+                    break
                 if stop:
                     reason = "stopped by signal" if self.stop_requested else "time limit"
-                    break
-                if self.iteration >= self.total_iters:
                     break
             else:
                 self.epoch += 1
@@ -635,10 +635,22 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 def export(
-    run_dir: Path, out: Path, half: bool = False, with_discriminator: bool = True, name: str | None = None
+    run_dir: Path,
+    out: Path,
+    half: bool = False,
+    with_discriminator: bool = True,
+    name: str | None = None,
+    force: bool = False,
 ) -> OasisModel:
-    """The model folder `oasis_core.load_model` reads: EMA generator (G without EMA), discriminator, palette.
-    `name`: the model's name in the app (default: the run's name)."""
+    """The model folder `oasis_core.load_model` reads: EMA generator (G without EMA), discriminator, palette, card.
+    `name`: the model's name in the app (default: the run's name). A folder that holds files is only replaced with
+    `force`, and then whole (weights, config and card together); the new folder is written next to it and renamed
+    into place, so an export that fails leaves the old folder as it was."""
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and (held := sorted(p.name for p in out.iterdir())) and not force:
+        shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+        raise TrainingError(f"--out {out} already holds files ({shown}): pass --force to replace the folder")
     ckpt = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
     mc = ModelConfig.from_json(ckpt["model_config"])
     if name:
@@ -649,5 +661,28 @@ def export(
         model.discriminator.load_state_dict(ckpt["D"])
     if half:
         model.half()
-    model.save_pretrained(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    try:
+        model.save_pretrained(new)
+        _replace_folder(out, new)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
     return model
+
+
+def _replace_folder(folder: Path, new: Path) -> None:
+    """Rename `new` to `folder`; an existing `folder` is moved aside first (a rename cannot replace a folder that holds
+    files) and put back if the rename fails."""
+    if not folder.exists():
+        os.replace(new, folder)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    os.replace(folder, old / folder.name)
+    try:
+        os.replace(new, folder)
+    except OSError:
+        os.replace(old / folder.name, folder)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
