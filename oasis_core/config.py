@@ -5,7 +5,7 @@ from __future__ import annotations
 import colorsys
 import json
 from dataclasses import Field, asdict, dataclass, field, fields
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 Norm = Literal["batch", "sync-batch", "instance"]
 Padding = Literal["zeros", "reflect"]
@@ -15,6 +15,10 @@ Modulation = Literal["spade", "shared", "clade"]
 PAPER_G_MULTS = (16, 16, 16, 8, 4, 2, 1)
 # Discriminator encoder widths (paper, Table L); the decoder mirrors them.
 PAPER_D_CHANNELS = (128, 128, 256, 256, 512, 512)
+
+# Frozen ImageNet networks D can be built on (oasis_core.backbone.LITE_SPECS); "" is the paper's own encoder.
+DBackbone = Literal["", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+D_BACKBONES: tuple[str, ...] = get_args(DBackbone)[1:]
 
 FORMAT_VERSION = 1
 # Keys every model file has had since format 1: a file without them is damaged, and the paper's defaults would
@@ -94,6 +98,11 @@ class ModelConfig:
                 "inside uniform regions for small generators, which otherwise draw lines along region edges"})
     d_channels: tuple[int, ...] = field(default=PAPER_D_CHANNELS, metadata={"help": "e.g. 128,128,256,256,512,512"})
     d_last_channels: int = field(default=64, metadata={"help": "width of D's last decoder stage (paper: 64)"})
+    # "" is the paper's trainable encoder; a backbone's name puts D's decoder on that frozen ImageNet network's
+    # features (five scales, so d_channels has five entries: the decoder's widths per scale).
+    d_backbone: DBackbone = field(default="", metadata={
+        "help": "build D on a frozen ImageNet network, an EfficientNet-Lite (training needs the 'train' extra), "
+        "or '' for the paper's trainable encoder"})
     # Not options: the classes come from the data, the name and version from the program.
     class_names: tuple[str, ...] = ()
     class_colors: tuple[tuple[int, int, int], ...] = ()
@@ -155,6 +164,10 @@ class ModelConfig:
             raise ConfigError(f"class_colors must be {self.label_nc} RGB triples in 0..255")
         if self.dont_care_id is not None and not 0 <= self.dont_care_id < self.label_nc:
             raise ConfigError(f"dont_care_id {self.dont_care_id} is outside 0..{self.label_nc - 1}")
+        if self.d_backbone and self.d_backbone not in D_BACKBONES:
+            raise ConfigError(f"d_backbone must be '' or one of {list(D_BACKBONES)}, got {self.d_backbone!r}")
+        if self.d_backbone and len(self.d_channels) != 5:
+            raise ConfigError(f"a d_backbone has 5 feature scales: d_channels needs 5 entries, got {len(self.d_channels)}")
         if self.z_dim < 0 or (self.noise_3d and self.z_dim == 0):
             raise ConfigError("3D noise needs z_dim > 0")
         if not 0 <= self.noise_pixel_channels <= self.noise_channels:

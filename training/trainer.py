@@ -44,6 +44,7 @@ from . import losses
 from .data import Augment, SegmentationDataset, dataset_info, validate
 from .distributed import DistInfo, any_rank, per_rank_batch_norm
 from .options import TrainConfig, option_problems
+from .pretrained import PretrainedWeightsError, load_lite
 
 CHECKPOINT_FORMAT = "oasis-train-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -109,6 +110,8 @@ def _start_workers(loader: DataLoader) -> Iterator[dict]:
 # Model fields a warm start may change: they leave every weight's meaning and shape as they are (the noise layout
 # changes what G is fed, which the training that follows adapts it to).
 _WARM_START_FREE = frozenset({"name", "noise_pixel_channels"})
+# Model fields of the discriminator alone: a warm start with other values takes only the generator.
+_D_ONLY = frozenset({"d_channels", "d_last_channels", "d_spectral_norm", "d_backbone"})
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
@@ -193,6 +196,11 @@ class Trainer:
         if mc.spectral_norm:
             for net in (self.G, self.D):
                 init_spectral_norm(net, cfg.sn_init_gain)
+        if mc.d_backbone:  # a checkpoint or --init-from holds the same frozen weights, and loads over these
+            try:
+                load_lite(self.D.backbone, mc.d_backbone)
+            except PretrainedWeightsError as e:
+                raise TrainingError(f"--d-backbone: {e}") from e
         self.EMA = None
         if cfg.ema:
             # A fresh module loaded with G's tensors (deepcopy would share spectral-norm state). Its batch norms
@@ -572,8 +580,9 @@ class Trainer:
             raise TrainingError(f"--init-from: {e}") from e
         ours, theirs = self.model_config.to_dict(), model.config.to_dict()
         diff = {k: (theirs[k], v) for k, v in ours.items() if k not in _WARM_START_FREE and theirs[k] != v}
-        if diff:
+        if set(diff) - _D_ONLY:
             raise TrainingError(f"--init-from {folder}: the model differs from this configuration (model, run): {diff}")
+        new_d = bool(diff)  # another discriminator: only the generator is warm-started
         if self.dist.main and theirs["noise_pixel_channels"] != ours["noise_pixel_channels"]:
             log.info("--init-from: per-pixel noise channels %d -> %d (same weights, new noise layout)",
                      theirs["noise_pixel_channels"], ours["noise_pixel_channels"])
@@ -581,10 +590,11 @@ class Trainer:
         self.warm_started = True
         if self.EMA is not None:
             self.EMA.load_state_dict(model.generator.state_dict())
-        if model.discriminator is not None:
+        if model.discriminator is not None and not new_d:
             self.D.load_state_dict(model.discriminator.state_dict())
         elif self.dist.main:
-            log.warning("--init-from %s has no discriminator: D starts from scratch", folder)
+            why = f"its discriminator differs ({diff})" if new_d else "it has no discriminator"
+            log.warning("--init-from %s: %s, so D starts from scratch", folder, why)
 
     def _load(self, ckpt: dict[str, Any]) -> None:
         saved = ModelConfig.from_json(ckpt["model_config"])
