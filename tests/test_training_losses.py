@@ -93,3 +93,25 @@ def test_ema_math() -> None:
 def test_ema_warmup_follows_the_model_early_then_the_configured_decay() -> None:
     assert ema_decay(0.999, 0, warmup=False) == 0.999
     assert [ema_decay(0.999, t, warmup=True) for t in (0, 90, 100_000)] == [0.1, 0.91, 0.999]
+
+
+def test_diff_augment_shares_each_samples_transform_and_moves_targets_with_translation() -> None:
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (3, 16, 24))
+    palette = torch.tensor([[-1.0, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]])
+    image = palette[labels].permute(0, 3, 1, 2)  # each class its own colour
+    (a, b), moved, _, valid = losses.diff_augment([image, image.clone()], labels, None, ("translation",), g)
+    assert torch.equal(a, b)
+    inside = valid.bool()
+    assert (~inside).any() and torch.equal(a.permute(0, 2, 3, 1)[inside], palette[moved][inside])
+    assert (a.permute(0, 2, 3, 1)[~inside] == 0).all()  # shifted in from outside: zero, and no target
+
+
+def test_diff_augment_colour_changes_images_not_targets() -> None:
+    g = torch.Generator().manual_seed(1)
+    labels = torch.randint(0, 4, (4, 8, 8))
+    image = torch.rand(4, 3, 8, 8) * 2 - 1
+    (a, b), same, _, valid = losses.diff_augment([image, image.clone()], labels, None, ("color",), g)
+    assert torch.equal(a, b) and torch.equal(same, labels) and bool(valid.all())
+    assert not torch.allclose(a, image)
+    assert "color" in losses.DIFFAUG_POLICIES

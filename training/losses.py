@@ -98,7 +98,7 @@ def discriminator_losses(
     return fake_loss(d_fake, valid), real_loss(d_real, labels, weights), loss_lm
 
 
-DIFFAUG_POLICIES = ("translation", "cutout")
+DIFFAUG_POLICIES = ("color", "translation", "cutout")
 
 
 def diff_augment(
@@ -108,12 +108,25 @@ def diff_augment(
     policy: tuple[str, ...],
     generator: torch.Generator,
 ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """DiffAugment-style translation (by up to 1/8 of the size, zero fill) and cutout (a zeroed box of half
-    the size) for D's inputs. Each sample's transform is shared by all `images` (fake, real, mix), its
-    labels and its LabelMix mask; `valid` (B, H, W) is 0 where a pixel has no known target (shifted in
-    from outside, or cut out), so those pixels leave every loss."""
+    """DiffAugment (Zhao et al., NeurIPS 2020) for D's inputs: colour (brightness, saturation, contrast),
+    translation (by up to 1/8 of the size, zero fill) and cutout (a zeroed box of half the size). Each sample's
+    transform is shared by all `images` (fake, real, mix), its labels and its LabelMix mask; `valid` (B, H, W)
+    is 0 where a pixel has no known target (shifted in from outside, or cut out), so those pixels leave every
+    loss. Colour changes no target."""
     b, h, w = labels.shape
     dev = labels.device
+    if "color" in policy:
+        # The DiffAugment ranges, for images in [-1, 1]: brightness +-0.5, saturation x[0, 2], contrast x[0.5, 1.5].
+        brightness, saturation, contrast = (torch.rand(3, b, 1, 1, 1, generator=generator).to(dev)
+                                            * torch.tensor([1.0, 2.0, 1.0], device=dev).view(3, 1, 1, 1, 1)
+                                            + torch.tensor([-0.5, 0.0, 0.5], device=dev).view(3, 1, 1, 1, 1))
+
+        def colour(x: torch.Tensor) -> torch.Tensor:
+            x = x + brightness.to(x.dtype)
+            x = (x - x.mean(1, keepdim=True)) * saturation.to(x.dtype) + x.mean(1, keepdim=True)
+            return (x - x.mean((1, 2, 3), keepdim=True)) * contrast.to(x.dtype) + x.mean((1, 2, 3), keepdim=True)
+
+        images = [colour(x) for x in images]
     ys, xs = torch.arange(h, device=dev).view(1, h, 1), torch.arange(w, device=dev).view(1, 1, w)
     src_y, src_x = ys.expand(b, h, w), xs.expand(b, h, w)
     valid = torch.ones(b, h, w, device=dev)

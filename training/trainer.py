@@ -330,11 +330,17 @@ class Trainer:
         onehot = self._onehot(labels)
         weights = losses.class_weights(labels, mc.label_nc, mc.dont_care_id, cfg.class_balance)
 
-        # G step: D's parameters get no gradients (frozen), only the image does.
+        # G step: D's parameters get no gradients (frozen), only the image does. With DiffAugment G is judged
+        # through the same kind of transforms D is trained on (augmenting D's inputs alone lets D learn the
+        # augmented distribution while G is graded on another).
         self.D.requires_grad_(False)
         with self._autocast():
             fake = self.G_train(onehot, self.sample_noise(labels))
-            loss_g = self.real_loss(self.D_frozen(fake), labels, weights)
+            judged, labels_g, weights_g = fake, labels, weights
+            if self.diffaug:
+                (judged,), labels_g, _, valid_g = losses.diff_augment([fake], labels, None, self.diffaug, self.noise_gen)
+                weights_g = losses.class_weights(labels_g, mc.label_nc, mc.dont_care_id, cfg.class_balance) * valid_g
+            loss_g = self.real_loss(self.D_frozen(judged), labels_g, weights_g)
         self.opt_G.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_G)
