@@ -21,6 +21,7 @@ import torch
 from oasis_core import noise as noise_ops
 
 from .measures import ColorTexture, FrechetInception, JudgeMIoU, LPIPSDiversity, MSSSIMDiversity
+from .realism import PhotoToLayout, Realism
 from .protocol import Batch, EvalContext, Measure, MeasureFactory, MeasureResult, RunInfo, layout_and_photo, rounded
 
 if TYPE_CHECKING:
@@ -34,7 +35,9 @@ __all__ = ["DEFAULT_MEASURES", "ContactSheet", "EvalError", "EvalOptions", "Eval
 # What an evaluation measures, in the order of metrics.json and of the report's summary table and notes.
 DEFAULT_MEASURES: tuple[MeasureFactory, ...] = (
     FrechetInception.create,
+    Realism.create,
     JudgeMIoU.create,
+    PhotoToLayout.create,
     MSSSIMDiversity.create,
     LPIPSDiversity.create,
     ColorTexture.create,
