@@ -12,7 +12,8 @@ parameter gradients, and runs in fp32 without channels_last: what the authors' c
 (the small OASIS at 96x128, fp32, reference-style step) against the bundled models' `cpu-small` preset
 (192x256 model trained on 96x128 crops, `Trainer.step`), in training pixels per second (crop pixels for the
 preset: what G and D process per step), plus the preset's variants (fp32, --reuse-fake, --compile,
---spade-shared, --clade-blocks 2) and the `cpu-fast` preset (cpu-small with those that paid).
+--spade-shared, --clade-blocks 2), the `cpu-fast` preset (cpu-small with those that paid) and the `cpu-pretrained`
+preset (cpu-fast with D on a frozen ImageNet backbone).
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def cpu_first(args: argparse.Namespace) -> None:
                         False),
         "cpu-fast": ("cpu-fast preset (cpu-small --spade-shared --clade-blocks 2 --reuse-fake)",
                      dict(SIZE_PRESETS["cpu-fast"]), False),
+        "cpu-pretrained": ("cpu-pretrained preset (cpu-fast, D on frozen EfficientNet-Lite0, DiffAugment)",
+                           dict(SIZE_PRESETS["cpu-pretrained"]), False),
     }
     chosen = args.variants.split(",") if args.variants else list(variants)
     if unknown := set(chosen) - set(variants):
@@ -180,7 +183,7 @@ def main() -> None:
     p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse, "
                    "compile-reuse-mem; "
                    "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse, "
-                   "clade-reuse, cpu-fast "
+                   "clade-reuse, cpu-fast, cpu-pretrained "
                    "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
     p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",

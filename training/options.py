@@ -189,6 +189,10 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
     # one SPADE embedding per block, class-adaptive modulation in the last two blocks, the G step's fake reused
     # by the D step. ~10 images/s; better judge mIoU, colours and diversity than cpu-small in the same time.
     "cpu-fast": dict(_CPU_SMALL, spade_shared=True, clade_blocks=2, reuse_fake=True),
+    # cpu-fast with D's decoder on frozen ImageNet EfficientNet-Lite0 features (DP-SIMS, Projected GAN) and
+    # DiffAugment's colour, translation and cutout on what D sees, as Projected GAN trains its frozen-feature D.
+    "cpu-pretrained": dict(_CPU_SMALL, spade_shared=True, clade_blocks=2, reuse_fake=True,
+                           d_backbone="efficientnet-lite0", diffaug="color,translation,cutout"),
 }
 
 
@@ -242,8 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus", type=int, default=0, help="train on N GPUs of this machine (launches torchrun)")
     p.add_argument("--preset", choices=sorted(SIZE_PRESETS),
                    help="model size family: paper (the paper's networks; the default), cpu-small (the bundled models' "
-                   "192x256 family) or cpu-fast (cpu-small with the options that paid on CPUs: the one to train on a "
-                   "CPU). Not re-applied on --resume: the run keeps its saved options")
+                   "192x256 family), cpu-fast (cpu-small with the options that paid on CPUs) or cpu-pretrained "
+                   "(cpu-fast with D on frozen ImageNet EfficientNet-Lite0 features and DiffAugment; needs the "
+                   "'train' extra). Not re-applied on --resume: the run keeps its saved options")
     g = p.add_argument_group("model")
     _add_model_options(g)
     g.add_argument("--sn-init-gain", type=float,
