@@ -174,7 +174,13 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
                 "Convert official OASIS checkpoints with `oasis_core.import_official`."
             ) from e
         raise ModelFileError(f"{path} is truncated or corrupt and cannot be read as safetensors ({e})") from e
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    if damaged := sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()):
+        raise ModelFileError(
+            f"{path}: {len(damaged)} tensors hold NaN or inf values (e.g. {damaged[0]}), so every image would come out "
+            "black: the weights are damaged (a diverged training run, or a failed conversion)"
+        )
+    return state
 
 
 def load_checked(model: OasisModel, state: dict[str, torch.Tensor], source: str) -> None:

@@ -18,6 +18,25 @@ Level = Literal["global", "pixel"]
 Interp = Literal["linear", "spherical"]
 
 MAX_SEED = 2**63 - 1
+# No sampler gives larger magnitudes: noise is N(0, 1) (beyond +-9: 2e-19 of its values) and interpolation stays
+# within its end points' range. Far beyond it a generator's activations leave the range it was trained in, and
+# fp16 (at most 65504) overflows to inf: the image comes out flat or black instead of an error.
+MAX_ABS = 1e4
+
+
+def check_finite(z: torch.Tensor, what: str = "noise") -> None:
+    """Raise a ValueError that says what is wrong if `z` holds NaN, inf or values beyond +-MAX_ABS."""
+    if not z.numel() or z.detach().abs().amax() <= MAX_ABS:  # one reduction in the common case; NaN fails it
+        return
+    magnitude = z.detach().abs()
+    inf = int(magnitude.isinf().sum())
+    counts = {
+        "NaN": int(magnitude.isnan().sum()),
+        "infinite": inf,
+        f"beyond +-{MAX_ABS:g}": int((magnitude > MAX_ABS).sum()) - inf,
+    }
+    found = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    raise ValueError(f"{what} holds {found} of its {z.numel()} values: noise must be finite and within +-{MAX_ABS:g}")
 
 
 def _rng(seed: int) -> torch.Generator:
@@ -86,6 +105,7 @@ def resample(
     """New noise inside `mask` (one new vector for the whole region, or one per pixel; `pixel_channels` as in
     `sample`), old noise outside."""
     m = _as_mask(mask, noise)
+    check_finite(noise)
     b, z, h, w = noise.shape
     fresh = sample([seed + i for i in range(b)] if b > 1 else seed, z, h, w, level, pixel_channels).to(noise)
     return torch.where(m, fresh, noise)
@@ -126,7 +146,7 @@ def interpolate(
 ) -> torch.Tensor:
     """Interpolate two noise fields of shape (1, z, H, W) (or (z, H, W)).
 
-    `t` may be a list of positions, giving one field per position (B = len(t)) for batched frames.
+    `t` (in 0..1) may be a list of positions, giving one field per position (B = len(t)) for batched frames.
     t = 0 and t = 1 return `a` and `b` exactly. With `mask`, values outside it stay those of `a`.
     """
     if a.shape != b.shape:
@@ -134,7 +154,11 @@ def interpolate(
     a4, b4 = (x if x.dim() == 4 else x[None] for x in (a, b))
     if a4.shape[0] != 1:
         raise ValueError("interpolate takes single noise fields; pass several t for a batch")
+    check_finite(a4, "noise field a")
+    check_finite(b4, "noise field b")
     ts = [float(x) for x in t] if np.ndim(t) else [float(t)]  # also NumPy and 0-d tensor scalars
+    if outside := [x for x in ts if not 0.0 <= x <= 1.0]:  # NaN too; beyond, fields grow without bound
+        raise ValueError(f"interpolation positions must be in 0..1, got {outside}")
     frames = []
     for ti in ts:
         if ti == 0.0:

@@ -169,6 +169,11 @@ class Synthesizer:
         for chunk in (z.split(batch_size) if z is not None else [None]):
             b = 1 if chunk is None else chunk.shape[0]
             img = self._generator(lab[None].expand(b, -1, -1), chunk)
+            if not torch.isfinite(img).all():  # it would be written as black pixels
+                raise RuntimeError(
+                    f"the generator's output holds NaN or inf in {self.precision} on {self.device.type}: a half "
+                    "precision overflow (try fp32) or damaged weights"
+                )
             frames.append(((img.float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
         out = torch.cat(frames).numpy()
         if (in_h, in_w) != self.size:
@@ -204,6 +209,7 @@ class Synthesizer:
             raise ValueError(f"noise must be a float tensor, got {z.dtype}")
         if z.shape[0] == 0:
             raise ValueError("noise holds no fields (batch size 0)")
+        noise_ops.check_finite(z)
         return z
 
     # ---- segmentation ----------------------------------------------------------------------------
