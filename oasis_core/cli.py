@@ -10,7 +10,8 @@ from PIL import Image
 
 from .labels import LabelError, read_label_png
 from .model import ModelFileError, default_model, load_model
-from .synthesizer import Synthesizer
+from .noise import MAX_SEED
+from .synthesizer import BATCH_SIZE, Synthesizer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.variations < 1 or args.seed < 0:
-        print("oasis-generate: --variations must be >= 1 and --seed >= 0", file=sys.stderr)
+    last_seed = args.seed + args.variations - 1
+    if args.variations < 1:
+        print("oasis-generate: --variations must be >= 1", file=sys.stderr)
+        return 2
+    if args.seed < 0 or last_seed > MAX_SEED:
+        print(f"oasis-generate: seeds must be in 0..{MAX_SEED} (--seed >= 0, --seed + --variations - 1 <= {MAX_SEED}); "
+              f"these are {args.seed}..{last_seed}", file=sys.stderr)
         return 2
     by_stem: dict[str, list[Path]] = {}
     for path in args.labels:
@@ -54,30 +60,42 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelFileError, RuntimeError, ValueError) as e:
         print(f"oasis-generate: {e}", file=sys.stderr)
         return 1
+    if not model.config.noise_3d and args.variations > 1:
+        print("oasis-generate: this model has no 3D noise, so every seed gives the same image; leave out --variations",
+              file=sys.stderr)
+        return 2
     print(f"model {model.config.name or args.model}: {synth.describe()}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
-    seeds = list(range(args.seed, args.seed + args.variations))
     for path in args.labels:
         try:
-            loaded = read_label_png(path, model.config)
+            # At the model's size, as in the app: it makes images at that size only, so a larger output would be
+            # an upscale without detail (a 10000x7500 layout took 40 s and 4.4 GB) and a smaller one (1x1) a loss.
+            loaded = read_label_png(path, model.config, size=synth.size)
         except LabelError as e:
             print(f"oasis-generate: skipped {e}", file=sys.stderr)
             failures += 1
             continue
         for w in loaded.warnings:
             print(f"oasis-generate: {path}: {w}", file=sys.stderr)
-        images = synth.generate_batch(loaded.labels, synth.sample_noise(seeds))
-        for out, img in zip(_outputs(args, path), images):
-            Image.fromarray(img).save(out, quality=95)
-            print(out)
+        # Noise is drawn per chunk, so memory stays flat for any --variations; chunks of the synthesizer's own
+        # batch size give the images one call for every seed would.
+        outputs = iter(_outputs(args, path))
+        for first in range(args.seed, last_seed + 1, BATCH_SIZE):
+            seeds = list(range(first, min(first + BATCH_SIZE, last_seed + 1)))
+            noise = synth.sample_noise(seeds) if model.config.noise_3d else None
+            for img in synth.generate_batch(loaded.labels, noise):
+                out = next(outputs)
+                Image.fromarray(img).save(out, quality=95)
+                print(out)
     return 1 if failures else 0
 
 
 def _outputs(args: argparse.Namespace, label: Path | None = None) -> list[Path]:
     """The files written for `label` (for every input when None): --out/<stem>[_seed<S>].<format>."""
     labels = args.labels if label is None else [label]
-    suffixes = [f"_seed{s}" if args.variations > 1 else "" for s in range(args.seed, args.seed + args.variations)]
+    seeds = range(args.seed, args.seed + args.variations)
+    suffixes = [f"_seed{s}" for s in seeds] if args.variations > 1 else [""]
     return [args.out / f"{p.stem}{suffix}.{args.format}" for p in labels for suffix in suffixes]
 
 

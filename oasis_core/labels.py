@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from .config import ModelConfig
+from .noise import nearest_indices
 
 # Photo modes that convert to RGB without guessing.
 _PHOTO_MODES = {"RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "YCbCr"}
@@ -139,21 +140,44 @@ def _snap(keys: np.ndarray, lut: dict[int, int]) -> np.ndarray:
     return out
 
 
-def read_label_png(path: str | os.PathLike[str], config: ModelConfig) -> LoadedLabels:
-    """Read an index PNG (mode P/L/I;16: values are ids) or a colour PNG (mapped through the palette)."""
+def read_label_png(
+    path: str | os.PathLike[str], config: ModelConfig, size: tuple[int, int] | None = None
+) -> LoadedLabels:
+    """Read an index PNG (mode P/L/I;16: values are ids) or a colour PNG (mapped through the palette).
+
+    With `size` (H, W), a layout of another size is resized (nearest) to it, with a warning: the app's and
+    oasis-generate's rule, as a model makes images at its own size only. The pixels are resized before ids are
+    checked and colours mapped, so a huge layout costs little more than decoding it.
+    """
     try:
         im = open_image(path)
     except LabelError as e:
         raise LabelError(f"{path}: {e}") from e
     if im.mode in ("P", "L", "I;16", "I"):
-        arr = np.asarray(im).astype(np.int64)
-        try:
-            return LoadedLabels(validate_labels(arr, config.label_nc))
-        except LabelError as e:
-            raise LabelError(f"{path}: {e}") from e
-    if im.mode in ("RGB", "RGBA"):
-        return colors_to_labels(np.asarray(im.convert("RGB")), config)
-    raise LabelError(f"{path}: image mode {im.mode!r} is neither an index PNG nor an RGB colour PNG")
+        pixels = np.asarray(im)
+    elif im.mode in ("RGB", "RGBA"):
+        pixels = np.asarray(im.convert("RGB"))
+    else:
+        raise LabelError(f"{path}: image mode {im.mode!r} is neither an index PNG nor an RGB colour PNG")
+    warnings = []
+    if size is not None and pixels.shape[:2] != tuple(size):
+        pixels = resize_layout(pixels, size)
+        warnings.append(f"the layout was {im.width}x{im.height} and was resized to the model's {size[1]}x{size[0]}")
+    if pixels.ndim == 3:
+        loaded = colors_to_labels(pixels, config)
+        return LoadedLabels(loaded.labels, warnings + loaded.warnings)
+    try:
+        return LoadedLabels(validate_labels(pixels.astype(np.int64), config.label_nc), warnings)
+    except LabelError as e:
+        raise LabelError(f"{path}: {e}") from e
+
+
+def resize_layout(layout: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest resize of an (H, W) id map or (H, W, C) colour layout to `size` (H, W): ids and colours stay exact,
+    and the pixels picked are those `noise.resize_nearest` picks."""
+    rows = nearest_indices(layout.shape[0], size[0]).numpy()
+    cols = nearest_indices(layout.shape[1], size[1]).numpy()
+    return layout[rows][:, cols]
 
 
 def palette_image(labels: np.ndarray, config: ModelConfig) -> Image.Image:

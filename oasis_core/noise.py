@@ -92,11 +92,21 @@ def _as_mask(mask: torch.Tensor | np.ndarray, noise: torch.Tensor) -> torch.Tens
     return m[:, None].to(noise.device)  # (B|1, 1, H, W)
 
 
+def nearest_indices(src: int, dst: int) -> torch.Tensor:
+    """The source index each of `dst` positions takes in a nearest resize from `src` positions: torch's own rule
+    (interpolating an index ramp; float64 holds every index exactly)."""
+    ramp = torch.arange(src, dtype=torch.float64)[None, None, :, None]
+    return F.interpolate(ramp, size=(dst, 1), mode="nearest")[0, 0, :, 0].long()
+
+
 def resize_nearest(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest resize of integer/boolean maps (B, H, W) without any blending of values."""
-    dtype = maps.dtype
-    out = F.interpolate(maps[:, None].to(torch.float32), size=size, mode="nearest")[:, 0]
-    return out.to(dtype)
+    """Nearest resize of the last two axes of maps (..., H, W) of any dtype, without any blending of values.
+
+    It picks rows and columns, so it needs no float copy of the input: a huge layout costs little more than the
+    result."""
+    rows = nearest_indices(maps.shape[-2], size[0]).to(maps.device)
+    cols = nearest_indices(maps.shape[-1], size[1]).to(maps.device)
+    return maps[..., rows, :][..., cols]
 
 
 def resample(

@@ -19,6 +19,9 @@ from .layers import fold_spectral_norm
 from .model import OasisModel, load_model
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+# Noise fields per generator call in generate_batch. Callers that draw noise in chunks (oasis-generate) use it too:
+# equal groups give bit-identical images (oneDNN may pick another algorithm for another batch size).
+BATCH_SIZE = 8
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -153,7 +156,9 @@ class Synthesizer:
         return self.generate_batch(labels, z)[0]
 
     @torch.inference_mode()
-    def generate_batch(self, labels: np.ndarray, noise: torch.Tensor | None, batch_size: int = 8) -> np.ndarray:
+    def generate_batch(
+        self, labels: np.ndarray, noise: torch.Tensor | None, batch_size: int = BATCH_SIZE
+    ) -> np.ndarray:
         """One layout, several noise fields (B, z, h, w) -> (B, H, W, 3) uint8, `batch_size` at a time.
 
         For variations and interpolation frames. Models without 3D noise take `noise=None` (B = 1).

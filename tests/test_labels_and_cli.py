@@ -52,11 +52,12 @@ def test_oasis_generate_cli(model: OasisModel, tmp_path: Path, capsys) -> None:
     code = generate_main([*args, "--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
                           "--variations", "2", "--seed", "5", "--device", "cpu"])
     assert code == 1  # one input was bad; the others were still written
-    assert "skipped" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "skipped" in err and "the layout was 40x30 and was resized to the model's 48x32" in err
     outs = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert outs == ["a_seed5.png", "a_seed6.png", "b_seed5.png", "b_seed6.png"]
     a5 = np.asarray(Image.open(tmp_path / "out" / "a_seed5.png"))
-    assert a5.shape == (30, 40, 3)
+    assert a5.shape == (32, 48, 3)  # the model's size, as in the app
     assert np.array_equal(a5, np.asarray(Image.open(tmp_path / "out" / "b_seed5.png")))  # same layout, same seed
     assert not np.array_equal(a5, np.asarray(Image.open(tmp_path / "out" / "a_seed6.png")))
 

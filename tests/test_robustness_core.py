@@ -6,10 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from oasis_core import ModelFileError, OasisModel, Synthesizer, load_model, noise
-from oasis_core.labels import random_layout
+from oasis_core import ModelFileError, OasisModel, Synthesizer, colorize, labels, load_model, noise, save_label_png
+from oasis_core.cli import main as generate_main
+from oasis_core.labels import random_layout, read_label_png
+
+from .conftest import realistic_weights, tiny_config
 
 
 @pytest.fixture
@@ -78,3 +83,83 @@ def test_weights_with_nan_are_refused(model_dir: Path) -> None:
     save_file(state, weights)
     with pytest.raises(ModelFileError, match=r"1 tensors hold NaN or inf values \(e.g. generator.head.bias\)"):
         load_model(model_dir)
+
+
+# ---- 2. a layout at another size than the model's ------------------------------------------------------------------
+def test_oasis_generate_resizes_a_1x1_layout_to_the_model_size(model_dir: Path, tmp_path: Path, capsys) -> None:
+    Image.fromarray(np.full((1, 1), 2, np.uint8)).save(tmp_path / "dot.png")
+    args = [str(tmp_path / "dot.png"), "--model", str(model_dir), "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert generate_main(args) == 0
+    assert np.asarray(Image.open(tmp_path / "out" / "dot.png")).shape == (32, 48, 3)  # it was 1x1
+    assert "the layout was 1x1 and was resized to the model's 48x32" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 300), (320, 96), (32, 48)])
+def test_read_label_png_resizes_as_resize_nearest(model: OasisModel, tmp_path: Path, shape: tuple[int, int]) -> None:
+    cfg = model.config
+    ids = random_layout(*shape, [0, 1, 2, 3, 4], seed=1)
+    save_label_png(tmp_path / "ids.png", ids, cfg)
+    Image.fromarray(colorize(ids, cfg)).save(tmp_path / "rgb.png")
+    expected = noise.resize_nearest(torch.from_numpy(ids)[None], (32, 48))[0].numpy()
+    for name in ("ids.png", "rgb.png"):
+        loaded = read_label_png(tmp_path / name, cfg, size=(32, 48))
+        assert np.array_equal(loaded.labels, expected), name
+        note = f"the layout was {shape[1]}x{shape[0]} and was resized to the model's 48x32"
+        assert loaded.warnings == ([] if shape == (32, 48) else [note])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.bool, torch.float32])
+def test_resize_nearest_picks_what_torch_nearest_picks(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(0)
+    for src, dst in [((7, 300), (32, 48)), ((1, 1), (5, 3)), ((481, 97), (13, 200)), ((32, 48), (32, 48))]:
+        maps = torch.randint(0, 200, (2, *src), generator=g).to(dtype)
+        reference = F.interpolate(maps[:, None].double(), size=dst, mode="nearest")[:, 0].to(dtype)
+        assert torch.equal(noise.resize_nearest(maps, dst), reference), (src, dst)
+
+
+def test_a_large_colour_layout_is_mapped_at_the_working_size(model: OasisModel, tmp_path: Path, monkeypatch) -> None:
+    # A 10000x7500 colour layout took 40 s and 4.4 GB: its palette was matched at full size, then resized.
+    ids = np.kron(random_layout(30, 40, [0, 1, 2, 3], seed=0), np.ones((50, 50), np.int64))  # 1500x2000
+    Image.fromarray(colorize(ids, model.config)).save(tmp_path / "big.png")
+    mapped: list[tuple[int, ...]] = []
+    to_labels = labels.colors_to_labels
+    monkeypatch.setattr(labels, "colors_to_labels", lambda rgb, cfg: mapped.append(rgb.shape) or to_labels(rgb, cfg))
+    loaded = read_label_png(tmp_path / "big.png", model.config, size=(32, 48))
+    assert mapped == [(32, 48, 3)] and loaded.labels.shape == (32, 48)
+    assert np.array_equal(loaded.labels, noise.resize_nearest(torch.from_numpy(ids)[None], (32, 48))[0].numpy())
+
+
+# ---- 3. many variations, seeds out of range, models without 3D noise -----------------------------------------------
+def test_oasis_generate_draws_noise_per_chunk_with_the_same_images(
+    model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    labels_map = random_layout(32, 48, [0, 1, 2, 3], seed=2)
+    save_label_png(tmp_path / "l.png", labels_map, tiny_config())
+    drawn: list[int] = []
+    sample = Synthesizer.sample_noise
+    monkeypatch.setattr(Synthesizer, "sample_noise", lambda s, seeds: drawn.append(len(seeds)) or sample(s, seeds))
+    args = [str(tmp_path / "l.png"), "--model", str(model_dir), "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert generate_main([*args, "--variations", "19", "--seed", "3"]) == 0
+    assert drawn == [8, 8, 3]  # 100000 variations drew 1.3 TB of noise at once: killed by the kernel
+    synth = Synthesizer(load_model(model_dir), device="cpu")
+    expected = synth.generate_batch(labels_map, sample(synth, list(range(3, 22))))  # all seeds in one call
+    written = [np.asarray(Image.open(tmp_path / "out" / f"l_seed{s}.png")) for s in range(3, 22)]
+    assert np.array_equal(np.stack(written), expected)
+
+
+@pytest.mark.parametrize(("seed", "variations"), [(2**63, 1), (2**63 - 1, 2), (10**30, 1)])
+def test_oasis_generate_refuses_seeds_out_of_range(model_dir: Path, tmp_path: Path, capsys, seed, variations) -> None:
+    args = ["x.png", "--model", str(model_dir), "--seed", str(seed), "--variations", str(variations)]
+    assert generate_main(args) == 2  # it was a ValueError traceback after the model had loaded
+    assert f"seeds must be in 0..{2**63 - 1}" in capsys.readouterr().err
+
+
+def test_oasis_generate_with_a_model_without_3d_noise(tmp_path: Path, capsys) -> None:
+    torch.manual_seed(0)
+    realistic_weights(OasisModel(tiny_config(noise_3d=False, z_dim=0))).save_pretrained(tmp_path / "m")
+    save_label_png(tmp_path / "l.png", random_layout(32, 48, [0, 1], seed=0), tiny_config())
+    args = [str(tmp_path / "l.png"), "--model", str(tmp_path / "m"), "--out", str(tmp_path / "out"), "--device", "cpu"]
+    assert generate_main([*args, "--variations", "3"]) == 2  # every seed would give the same picture
+    assert "no 3D noise" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert generate_main(args) == 0  # it raised "do not pass noise"
+    assert np.asarray(Image.open(tmp_path / "out" / "l.png")).shape == (32, 48, 3)
