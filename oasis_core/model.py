@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,20 @@ import torch
 from huggingface_hub import ModelHubMixin, constants, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
+    GatedRepoError,
     HfHubHTTPError,
     HFValidationError,
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
 )
+from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import FORMAT_VERSION, ConfigError, ModelConfig
+from .config import FORMAT_VERSION, ModelConfig
 from .discriminator import Discriminator
 from .generator import Generator
 
@@ -200,7 +206,7 @@ def load_checked(model: OasisModel, state: dict[str, torch.Tensor], source: str)
                 f"describes {cfg.cond_channels} ({cfg.noise_channels} noise + {cfg.label_nc} labels); "
                 "the weights and config.json belong to different models"
             )
-        k = sorted(mismatched)[0]
+        k = min(mismatched)
         raise ModelFileError(
             f"{source}: {len(mismatched)} tensors have the wrong shape for this config "
             f"(e.g. {k}: file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})"
@@ -227,44 +233,88 @@ def load_model(
     `HF_HUB_OFFLINE=1` or `local_files_only=True` restricts Hub ids to the local cache.
     """
     ref = str(path_or_hub_id)
-    # Hub ids are "name" or "owner/name"; anything else (or anything that exists here) is a folder.
-    looks_local = (
-        isinstance(path_or_hub_id, os.PathLike)
-        or os.path.exists(ref)
-        or ref.startswith((".", "/", "~"))
-        or ref.count("/") > 1
-        or "\\" in ref
-    )
-    if looks_local and not os.path.isdir(ref):
-        raise ModelFileError(f"{ref}: no such model folder")
+    hub: dict[str, Any] = {
+        "revision": revision, "cache_dir": cache_dir, "token": token, "local_files_only": local_files_only
+    }
+    from_hub = False
     if os.path.isdir(ref):
-        _check_config_file(Path(ref) / CONFIG_NAME, ref)
-    try:
-        return OasisModel.from_pretrained(
-            ref,
-            local_files_only=local_files_only,
-            revision=revision,
-            cache_dir=cache_dir,
-            token=token,
-            with_discriminator=with_discriminator,
-        )
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
+        config = _read_config(Path(ref) / CONFIG_NAME, ref)
+    elif os.path.isfile(ref):
+        raise ModelFileError(f"{ref} is a file: pass the model folder that holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    elif isinstance(path_or_hub_id, os.PathLike) or not _could_be_hub_id(ref):
         raise ModelFileError(
-            f"{ref} is not in the local Hugging Face cache and downloading is off (offline mode or "
-            f"local_files_only); connect and retry, or open a model folder instead ({e.__class__.__name__})"
-        ) from e
+            f"{ref}: no such model folder, and not a Hugging Face Hub id ('name' or 'owner/name'): "
+            f"nothing at {_absolute(ref)}"
+        )
+    else:
+        # Fetched here, not only inside from_pretrained: that one turns the Hub's answer for config.json (a missing
+        # repository, say) into a log line and goes on without a config.
+        with _hub_answers(ref, local_files_only):
+            config_file = hf_hub_download(ref, CONFIG_NAME, **hub)
+        config = _read_config(Path(config_file), ref)
+        from_hub = True
+    with _hub_answers(ref, local_files_only) if from_hub else nullcontext():
+        return OasisModel.from_pretrained(ref, config=config, with_discriminator=with_discriminator, **hub)
+
+
+# Suffixes of files someone may pass instead of their model folder. Not any suffix: Hub repository names may hold
+# dots ("owner/model-v1.5").
+_FILE_SUFFIXES = {".safetensors", ".json", ".pt", ".pth", ".bin", ".ckpt", ".pkl", ".zip", ".png", ".jpg", ".oasis"}
+
+
+def _could_be_hub_id(ref: str) -> bool:
+    """Hub ids are "name" or "owner/name". Anything else is a path, refused at once instead of being asked of the Hub
+    (without a network, that is about 25 s of retries and an error about the Hub, not the folder)."""
+    if ref.startswith((".", "/", "~")) or "\\" in ref or ref.count("/") > 1:
+        return False
+    if Path(ref).suffix.lower() in _FILE_SUFFIXES:
+        return False
+    try:
+        validate_repo_id(ref)
+    except HFValidationError:
+        return False
+    return True
+
+
+def _absolute(ref: str) -> str:
+    return os.path.abspath(os.path.expanduser(ref))
+
+
+@contextmanager
+def _hub_answers(ref: str, local_files_only: bool) -> Iterator[None]:
+    """Turn what the Hub answered for `ref`, which is no local folder either, into a ModelFileError that says both."""
+    try:
+        yield
+    except GatedRepoError as e:
+        answer = f"the Hugging Face Hub repository {ref} is gated: accept its terms on huggingface.co, then log in"
+        raise ModelFileError(_not_here(ref, answer + " (`hf auth login`)")) from e
+    except RepositoryNotFoundError as e:  # also private repositories without a login
+        answer = f"the Hugging Face Hub has no repository {ref} (a private one needs a login: `hf auth login`)"
+        raise ModelFileError(_not_here(ref, answer)) from e
+    except RevisionNotFoundError as e:
+        raise ModelFileError(_not_here(ref, f"the Hugging Face Hub repository {ref} has no such revision")) from e
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
+        if local_files_only:
+            why = "downloading is off (local_files_only, oasis-generate --offline)"
+        elif constants.HF_HUB_OFFLINE or any(isinstance(x, OfflineModeIsEnabled) for x in (e, e.__cause__)):
+            why = "downloading is off (offline mode: HF_HUB_OFFLINE is set)"
+        else:
+            why = f"the Hugging Face Hub could not be reached (no network? {e.__cause__ or e}); connect and retry"
+        raise ModelFileError(_not_here(ref, f"{ref} is not in the local Hugging Face cache and {why}")) from e
     except EntryNotFoundError as e:
-        raise ModelFileError(f"{ref}: the repository has no {WEIGHTS_NAME} or {CONFIG_NAME}") from e
+        answer = f"the Hugging Face Hub repository {ref} has no {CONFIG_NAME} or {WEIGHTS_NAME}: no OASIS Studio model"
+        raise ModelFileError(_not_here(ref, answer)) from e
     except HfHubHTTPError as e:
-        raise ModelFileError(f"{ref}: could not fetch from the Hugging Face Hub: {e}") from e
-    except (ConfigError, TypeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: {e}") from e
-    except HFValidationError as e:  # e.g. "some/dir/" that does not exist: neither a folder nor a repo id
-        raise ModelFileError(f"{ref}: no such model folder, and not a Hugging Face Hub id ({e})") from e
+        raise ModelFileError(_not_here(ref, f"the Hugging Face Hub answered for {ref}: {e}")) from e
 
 
-def _check_config_file(path: Path, ref: str) -> None:
-    """A local config.json must be a JSON object; huggingface_hub would fail on anything else with an AttributeError."""
+def _not_here(ref: str, hub_answer: str) -> str:
+    return f"no model folder at {_absolute(ref)}, and {hub_answer}"
+
+
+def _read_config(path: Path, ref: str) -> ModelConfig:
+    """The model's config.json, any damage reported as a ModelFileError (read here, not by huggingface_hub, which
+    fails with an AttributeError on JSON that is no object)."""
     if not path.is_file():
         raise ModelFileError(f"{ref}: no {CONFIG_NAME}; is this an OASIS Studio model folder?")
     try:
@@ -273,6 +323,10 @@ def _check_config_file(path: Path, ref: str) -> None:
         raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: {e}") from e
     if not isinstance(data, dict):
         raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: a JSON object is expected, not {type(data).__name__}")
+    try:
+        return ModelConfig.from_dict(data)
+    except (ValueError, TypeError) as e:  # ConfigError, and what a value of the wrong type raises (int("a"))
+        raise ModelFileError(f"{ref}: invalid {CONFIG_NAME}: {e}") from e
 
 
 def assets_dir() -> Path:

@@ -1,16 +1,21 @@
 """Bad input to the library and oasis-generate gets a clear error, never an all-black image, a killed process or a
 wait on the network (issue 27)."""
 
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from huggingface_hub import constants, hub_mixin
+from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from oasis_core import ModelFileError, OasisModel, Synthesizer, colorize, labels, load_model, noise, save_label_png
+from oasis_core import model as model_files
 from oasis_core.cli import main as generate_main
 from oasis_core.labels import random_layout, read_label_png
 
@@ -163,3 +168,105 @@ def test_oasis_generate_with_a_model_without_3d_noise(tmp_path: Path, capsys) ->
     assert "no 3D noise" in capsys.readouterr().err and not (tmp_path / "out").exists()
     assert generate_main(args) == 0  # it raised "do not pass noise"
     assert np.asarray(Image.open(tmp_path / "out" / "l.png")).shape == (32, 48, 3)
+
+
+# ---- 4. model sources: folder or Hub id ----------------------------------------------------------------------------
+@pytest.fixture
+def hub(monkeypatch) -> SimpleNamespace:
+    """huggingface_hub's download function, replaced: `answer` is raised, or called with the file name for the path
+    to return, instead of going online."""
+    state = SimpleNamespace(answer=AssertionError("the Hub was asked"), calls=[])
+
+    def download(repo_id: str, filename: str, **kwargs):
+        state.calls.append((repo_id, filename, kwargs.get("local_files_only")))
+        if isinstance(state.answer, BaseException):
+            raise state.answer
+        return state.answer(filename)
+
+    monkeypatch.setattr(model_files, "hf_hub_download", download)
+    monkeypatch.setattr(hub_mixin, "hf_hub_download", download)
+    return state
+
+
+@pytest.mark.parametrize(
+    "ref", ["./models/m", "../m", "~/no-such-model", "a/b/c", "a\\b", "my-model.safetensors", "owner/model.ckpt",
+            "owner/config.json", "bad name!"],
+)  # fmt: skip
+def test_what_cannot_be_a_hub_id_is_a_missing_folder(hub, ref: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelFileError, match="no such model folder, and not a Hugging Face Hub id") as e:
+        load_model(ref)
+    assert f"nothing at {os.path.abspath(os.path.expanduser(ref))}" in str(e.value)
+    assert hub.calls == []  # the Hub was never asked (about 25 s of retries without a network)
+
+
+def test_a_file_is_not_a_model_folder(hub, model_dir: Path) -> None:
+    with pytest.raises(ModelFileError, match="model.safetensors is a file: pass the model folder that holds"):
+        load_model(model_dir / "model.safetensors")
+    with pytest.raises(ModelFileError, match="no such model folder"):
+        load_model(model_dir / "missing")  # a Path is always a path
+    assert hub.calls == []
+
+
+def _response(status: int) -> SimpleNamespace:
+    return SimpleNamespace(status_code=status, headers={}, request=None)
+
+
+def test_a_hub_id_that_is_not_found_says_so_and_that_no_folder_is_there(hub, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    hub.answer = RepositoryNotFoundError("404 Client Error: Repository Not Found", response=_response(404))
+    with pytest.raises(ModelFileError) as e:  # it said "no config.json found; is this an OASIS Studio model folder?"
+        load_model("models/my-model")
+    assert f"no model folder at {tmp_path / 'models' / 'my-model'}" in str(e.value)
+    assert "the Hugging Face Hub has no repository models/my-model" in str(e.value)
+
+
+def test_a_hub_id_without_a_network(hub, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    error = LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub")
+    error.__cause__ = ConnectionError("[Errno -2] Name or service not known")
+    hub.answer = error
+    with pytest.raises(ModelFileError) as e:  # it blamed an offline mode that was not on
+        load_model("models/my-model")
+    message = str(e.value)
+    assert f"no model folder at {tmp_path / 'models' / 'my-model'}" in message and "offline" not in message
+    assert "could not be reached (no network? [Errno -2] Name or service not known)" in message
+
+
+def test_a_hub_id_in_offline_mode(hub, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    error = LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub")
+    error.__cause__ = OfflineModeIsEnabled("Cannot reach https://huggingface.co/...: offline mode is enabled")
+    hub.answer = error
+    with pytest.raises(ModelFileError, match=r"no model folder at .*my-model, and someone/my-model is not in the "
+                                             r"local Hugging Face cache and downloading is off \(offline mode: "
+                                             "HF_HUB_OFFLINE is set\\)"):  # fmt: skip
+        load_model("someone/my-model")
+    hub.answer = LocalEntryNotFoundError("Cannot find the requested files in the disk cache")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(ModelFileError, match=r"downloading is off \(local_files_only, oasis-generate --offline\)"):
+        load_model("someone/my-model", local_files_only=True)
+    assert hub.calls[-1] == ("someone/my-model", "config.json", True)
+
+
+def test_a_hub_config_that_is_no_json_object(hub, tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("[1, 2]")
+    hub.answer = lambda filename: str(tmp_path / filename)
+    with pytest.raises(ModelFileError, match="a JSON object is expected, not list"):  # it was an AttributeError
+        load_model("someone/my-model")
+
+
+def test_oasis_generate_names_the_folder_it_looked_for(hub, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert generate_main(["x.png", "--model", "./models/my-model", "--out", "out"]) == 1
+    assert f"nothing at {tmp_path / 'models' / 'my-model'}" in capsys.readouterr().err
+    assert hub.calls == []
+
+
+def test_a_hub_model_loads_through_the_checked_config(hub, model: OasisModel, tmp_path: Path) -> None:
+    model.save_pretrained(tmp_path / "snapshot")
+    hub.answer = lambda filename: str(tmp_path / "snapshot" / filename)
+    assert load_model("someone/oasis-tiny").config == model.config
+    assert [c[1] for c in hub.calls] == ["config.json", "config.json", "model.safetensors"]
