@@ -149,11 +149,15 @@ class OasisModel(
                 )
             )
         state = read_weights(weights)
-        has_d = any(k.startswith("discriminator.") for k in state)
-        model = cls(config, with_discriminator=with_discriminator and has_d)
-        if not model.has_discriminator:
+        with_d = with_discriminator and any(k.startswith("discriminator.") for k in state)
+        if not with_d:
             state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
-        load_checked(model, state, source=str(weights))
+        # Shapes are checked on a model without storage first: a damaged config.json (channels_g: 100000) would
+        # otherwise allocate gigabytes, or more than the machine has, before the mismatch is found.
+        with torch.device("meta"):
+            check_weights(cls(config, with_discriminator=with_d), state, source=str(weights))
+        model = cls(config, with_discriminator=with_d)
+        model.load_state_dict(state)
         return model.eval()
 
 
@@ -191,6 +195,13 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def load_checked(model: OasisModel, state: dict[str, torch.Tensor], source: str) -> None:
     """load_state_dict with messages that name the real problem (mostly: another class count)."""
+    check_weights(model, state, source)
+    model.load_state_dict(state)
+
+
+def check_weights(model: OasisModel, state: dict[str, torch.Tensor], source: str) -> None:
+    """Raise a ModelFileError naming the real problem (mostly: another class count) if `state` does not fit `model`.
+    Only shapes are compared, so `model` may live on the meta device."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -216,7 +227,6 @@ def load_checked(model: OasisModel, state: dict[str, torch.Tensor], source: str)
             f"{source}: weights do not match the config ({len(missing)} missing, e.g. {missing[:3]}; "
             f"{len(unexpected)} unexpected, e.g. {unexpected[:3]})"
         )
-    model.load_state_dict(state)
 
 
 def load_model(

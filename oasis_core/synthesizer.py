@@ -166,7 +166,8 @@ class Synthesizer:
         operations count as modifications, writes behind torch's back (a NumPy view, `.data`) do not: pass a
         new tensor after those.
         """
-        in_h, in_w = np.asarray(labels).shape[:2]
+        labels = validate_labels(labels, self.config.label_nc)  # before its shape is read: it may have no two axes
+        in_h, in_w = labels.shape
         lab = torch.from_numpy(self.prepare_labels(labels)).to(self.device)
         z = self._noise_for(noise, seed=None)
         z = None if z is None else self._on_device(z)
