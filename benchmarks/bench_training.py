@@ -151,6 +151,8 @@ def cpu_first(args: argparse.Namespace) -> None:
         data = synthetic_folder(Path(tmp) / "data", 9, (h, w), n=2 * preset["batch_size"])
         for key in chosen:
             name, over, ref = variants[key]
+            if args.precision:  # e.g. fp32: what a CPU without bf16 instructions runs
+                over = {**over, "precision": args.precision}
             cfg = {**PRESETS["folder"], "batch_size": preset["batch_size"], **over, "dataset": "folder",
                    "dataroot": str(data), "name": key, "runs_dir": tmp, "num_workers": 0, "device": "cpu"}
             t = Trainer(TrainConfig.from_dict(cfg), DistInfo(0, 1, 0, torch.device("cpu")))
@@ -173,6 +175,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cpu-first", action="store_true", help="plain baseline vs the cpu-small preset on the CPU")
     p.add_argument("--threads", type=int, default=2, help="with --cpu-first: CPU threads (default 2)")
+    p.add_argument("--precision", choices=["fp32", "bf16"],
+                   help="with --cpu-first: every variant in this precision (fp32: as on a CPU without bf16)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--preset", choices=["paper", "small"], default="paper")
     p.add_argument("--classes", type=int, default=151)

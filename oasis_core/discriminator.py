@@ -10,6 +10,7 @@ few, so it cannot lean on a handful of them, and the projections cost no weight 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .backbone import LITE_SPECS, EfficientNetLite, freeze
@@ -47,7 +48,13 @@ class Discriminator(nn.Module):
         # Decoder: the deepest block takes the bottleneck alone, the others take cat(skip, x).
         dec_in = (enc[-1], *(2 * c for c in reversed(enc[:-1])))
         dec_out = (*reversed(enc[:-1]), config.d_last_channels)
-        self.up = nn.ModuleList(DBlock(i, o, up=True, first=False, sn=sn, padding=pad) for i, o in zip(dec_in, dec_out))
+        # On a backbone the finest features are at half resolution, so the last block stays there and the logits
+        # are upsampled: a full-resolution block would only interpolate, at the cost of most of D's compute.
+        last = len(dec_in) - 1
+        self.up = nn.ModuleList(
+            DBlock(i, o, up=True, first=False, sn=sn, padding=pad, resample=not (config.d_backbone and k == last))
+            for k, (i, o) in enumerate(zip(dec_in, dec_out))
+        )
         self.out = nn.Conv2d(config.d_last_channels, config.label_nc + 1, 1)
         init_weights(self.out)
 
@@ -73,4 +80,7 @@ class Discriminator(nn.Module):
         x = self.up[0](skips[-1])
         for block, skip in zip(self.up[1:], reversed(skips[:-1])):
             x = block(torch.cat([skip, x], dim=1))
-        return self.out(x)
+        logits = self.out(x)
+        if self.config.d_backbone:  # (B, N + 1, H / 2, W / 2) -> (B, N + 1, H, W)
+            logits = F.interpolate(logits, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return logits

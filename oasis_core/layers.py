@@ -217,25 +217,28 @@ class SPADEResBlock(nn.Module):
 
 
 class DBlock(nn.Module):
-    """Discriminator residual block (BigGAN style, no normalisation): down (avg-pool) or up (nearest x2).
+    """Discriminator residual block (BigGAN style, no normalisation): down (avg-pool) or up (nearest x2), or
+    neither with `resample=False`.
 
     The first encoder block skips the leading activation so the raw image reaches the first conv.
     """
 
-    def __init__(self, fin: int, fout: int, up: bool, first: bool, sn: bool, padding: Padding = "zeros") -> None:
+    def __init__(
+        self, fin: int, fout: int, up: bool, first: bool, sn: bool, padding: Padding = "zeros", resample: bool = True
+    ) -> None:
         super().__init__()
-        self.up, self.first = up, first
+        self.up, self.first, self.resample = up, first, resample
         self.conv1 = conv(fin, fout, sn=sn, padding=padding)
         self.conv2 = conv(fout, fout, sn=sn, padding=padding)
         self.conv_s = conv(fin, fout, 1, sn=sn) if fin != fout else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.up:
+        if self.up and self.resample:
             x = upsample2x(x)
         x_s = x if self.conv_s is None else self.conv_s(x)
         dx = self.conv1(x if self.first else F.leaky_relu(x, 0.2))
         dx = self.conv2(F.leaky_relu(dx, 0.2))
-        if not self.up:
+        if not self.up and self.resample:
             # Average pooling commutes with the 1x1 shortcut, so one pool after the sum serves both paths.
             return F.avg_pool2d(x_s + dx, 2)
         return x_s + dx
