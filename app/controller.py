@@ -471,16 +471,8 @@ class Controller(QObject):
     def open_labels(self, path: str | Path, undo_name: str = "Open layout") -> list[str]:
         """Load a label PNG into the canvas (one undo step); returns warnings. Raises LabelError."""
         doc = self._need_document()
-        loaded = read_label_png(path, doc.config)
-        labels = loaded.labels
-        if labels.shape != doc.shape:
-            t = torch.from_numpy(labels.astype(np.int64))[None]
-            labels = noise_ops.resize_nearest(t, doc.shape)[0].numpy()
-            loaded.warnings.append(
-                f"the layout was {loaded.labels.shape[1]}x{loaded.labels.shape[0]} and "
-                f"was resized to the model's {doc.shape[1]}x{doc.shape[0]}"
-            )
-        doc.set_labels(labels, undo_name)
+        loaded = read_label_png(path, doc.config, size=doc.shape)  # a huge file is mapped at the canvas size
+        doc.set_labels(loaded.labels, undo_name)
         if self.live:
             self.generate()
         return loaded.warnings

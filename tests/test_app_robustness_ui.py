@@ -16,9 +16,11 @@ from safetensors.torch import save as save_tensors
 
 import app.controller
 import app.main_window
+import oasis_core.labels
 from app.controller import FRAME_COUNT
 from app.dialogs import SettingsDialog
-from oasis_core import OasisModel, load_model, random_layout
+from oasis_core import OasisModel, colorize, load_model, random_layout
+from oasis_core import noise as noise_ops
 
 from .conftest import realistic_weights, tiny_config
 from .test_app_support import *
@@ -72,6 +74,25 @@ def test_an_unreadable_photo_is_reported_and_the_layout_kept(studio, qtbot, dial
     title, text = dialogs.kinds("critical")[0][1:]
     assert title == "Photo to layout" and "broken.jpg: not a readable photo" in text
     np.testing.assert_array_equal(doc.labels, before)
+
+
+def test_a_large_layout_is_mapped_at_the_models_size_and_says_so(studio, dialogs, tmp_path, monkeypatch) -> None:
+    cfg = studio.controller.document.config
+    big = random_layout(320, 480, list(range(cfg.label_nc)), seed=3)
+    Image.fromarray(colorize(big, cfg)).save(tmp_path / "big.png")
+    mapped: list[tuple[int, ...]] = []
+    real_map = oasis_core.labels.colors_to_labels
+
+    def colors_to_labels(rgb, config):
+        mapped.append(np.asarray(rgb).shape[:2])
+        return real_map(rgb, config)
+
+    monkeypatch.setattr(oasis_core.labels, "colors_to_labels", colors_to_labels)
+    assert studio.open_labels(tmp_path / "big.png")
+    assert mapped == [(32, 48)]  # not the file's 320x480 pixels
+    expected = noise_ops.resize_nearest(torch.from_numpy(big)[None], (32, 48))[0].numpy()
+    np.testing.assert_array_equal(studio.controller.document.labels, expected)
+    assert "480x320" in dialogs.kinds("warning")[-1][2] and "48x32" in dialogs.kinds("warning")[-1][2]
 
 
 # ---- projects and models -------------------------------------------------------------------------
@@ -204,3 +225,14 @@ def test_a_project_with_non_finite_noise_is_refused(studio, dialogs, tmp_path) -
     doc = c.document
     assert not studio.open_project(tmp_path / "nan.oasis")
     assert "non-finite" in dialogs.kinds("critical")[-1][2] and c.document is doc
+
+
+def test_a_generation_the_library_refuses_shows_its_error_not_an_image(studio, qtbot, dialogs) -> None:
+    """oasis_core refuses non-finite noise: the worker's error reaches the user, no black image appears."""
+    doc = studio.controller.document
+    doc.set_noise(torch.full_like(doc.noise, float("inf")))
+    studio.controller.generate()
+    qtbot.waitUntil(lambda: bool(dialogs.kinds("critical")), timeout=20000)
+    title, text = dialogs.kinds("critical")[0][1:]
+    assert title == "Generation failed" and "finite" in text
+    assert doc.image is None and not studio.result.has_image
