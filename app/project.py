@@ -15,6 +15,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from oasis_core import LabelError, ModelConfig, palette_image, validate_labels
+from oasis_core import noise as noise_ops
 from oasis_core.labels import open_image
 
 FORMAT = "oasis-studio-project"
@@ -125,6 +127,8 @@ def load_project(path: str | os.PathLike[str], config: ModelConfig) -> ProjectDa
             return _parse(z, manifest, names, config, str(path))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
         raise ProjectError(f"{path} is not a readable project file ({e})") from e
+    except zlib.error as e:  # a deflated member whose bytes were damaged; zipfile passes it on as it is
+        raise ProjectError(f"{path} is damaged: a member cannot be decompressed ({e})") from e
 
 
 def _parse(z: zipfile.ZipFile, manifest: dict, names: set[str], config: ModelConfig, where: str) -> ProjectData:
@@ -134,6 +138,8 @@ def _parse(z: zipfile.ZipFile, manifest: dict, names: set[str], config: ModelCon
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ProjectError(f"{where}: project format {version!r} is newer than this program; update OASIS Studio")
     model = manifest.get("model") or {}
+    if not isinstance(model, dict):
+        raise ProjectError(f"{where}: manifest.json is corrupt ('model' is not an object)")
     made_with = (str(model.get("name") or ""), str(model.get("source") or ""))
     if model.get("label_nc") != config.label_nc:
         raise ModelMismatch(
@@ -162,11 +168,13 @@ def _parse(z: zipfile.ZipFile, manifest: dict, names: set[str], config: ModelCon
             expected = (1, config.z_dim, *size)
             if noise is None or tuple(noise.shape) != expected or noise.dtype != torch.float32:
                 raise ProjectError(f"{where}: the stored noise does not fit this model (expected {expected})")
-            if not torch.isfinite(noise).all():  # it would generate a black image
-                raise ProjectError(f"{where}: the stored noise holds non-finite values (NaN or infinity)")
+            try:
+                noise_ops.check_finite(noise, "the stored noise")  # the library would refuse it at every use
+            except ValueError as e:
+                raise ProjectError(f"{where}: {e}") from e
         else:
             warnings.append("the project holds no noise; it was drawn again from the seed")
     image = None
     if "image.png" in names:
         image = np.asarray(_read_image(z, "image.png").convert("RGB"))
-    return ProjectData(labels, seed, noise, image, model.get("name", ""), model.get("source", ""), warnings)
+    return ProjectData(labels, seed, noise, image, *made_with, warnings)

@@ -224,7 +224,7 @@ def test_a_project_with_non_finite_noise_is_refused(studio, dialogs, tmp_path) -
             dst.writestr(name, data)
     doc = c.document
     assert not studio.open_project(tmp_path / "nan.oasis")
-    assert "non-finite" in dialogs.kinds("critical")[-1][2] and c.document is doc
+    assert "holds 1 NaN" in dialogs.kinds("critical")[-1][2] and c.document is doc
 
 
 def test_a_generation_the_library_refuses_shows_its_error_not_an_image(studio, qtbot, dialogs) -> None:

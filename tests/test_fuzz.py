@@ -385,10 +385,9 @@ MODEL_NO_OBJECT = _zip({"manifest.json": json.dumps({"format": project.FORMAT, "
                                                      "model": [1]}).encode(), "labels.png": b""})  # fmt: skip
 
 
-# Found by this test: app/project.py's load_project lets a zlib.error out of a damaged deflated member ("invalid
+# Found by this test: app/project.py's load_project let a zlib.error out of a damaged deflated member ("invalid
 # stored block lengths"; the fixed examples of the default run find it) and an AttributeError out of a manifest whose
-# "model" is no JSON object (the explicit example). It fails until both are fixed, then passes: the mark goes then.
-@pytest.mark.xfail(strict=True, reason="app/project.py: zlib.error and a non-object 'model' escape load_project")
+# "model" is no JSON object (the explicit example).
 @pytest.mark.parametrize("examples", EXAMPLES)
 def test_damaged_projects(synth: Synthesizer, valid_project: bytes, examples: int) -> None:
     check = given(damaged_projects(valid_project))(lambda content: _check_project(content, synth.config))
