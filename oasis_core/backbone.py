@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["LITE_SPECS", "EfficientNetLite", "LiteSpec", "convert_lite_state_dict", "freeze"]
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 # Per stage of the base network: kernel, stride of its first block, expansion ratio.
 _KERNELS = (3, 3, 5, 3, 5, 5, 3)
@@ -172,7 +175,7 @@ def convert_lite_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.T
     return out
 
 
-def freeze(module: nn.Module) -> nn.Module:
+def freeze(module: ModuleT) -> ModuleT:
     """Turn every parameter of `module` into a buffer of the same name, in place.
 
     A frozen network then never gets a weight gradient, whatever `requires_grad_` its owner calls, is not
