@@ -142,7 +142,7 @@ def test_model_folder_carries_the_backbone_and_segments(tmp_path: Path) -> None:
 def test_warm_start_from_a_model_with_another_discriminator_takes_its_generator(tmp_path: Path) -> None:
     first = Trainer(tiny(tmp_path, name="paper-d", max_iters=1, height=32, width=64, d_channels=(8, 8, 8, 16, 16)), CPU)
     first.train()
-    from training.trainer import export
+    from training.export import export
 
     export(first.run_dir, tmp_path / "exported")
     warm = Trainer(tiny(tmp_path, name="backbone-d", **BACKBONE, init_from=str(tmp_path / "exported")), CPU)

@@ -11,10 +11,13 @@ import torch
 
 from oasis_core import ModelConfig, OasisModel, load_model
 from oasis_core.config import default_colors
+from training.checkpoints import load_checkpoint
 from training.cli import main as train_main
 from training.data import dataset_info
+from training.errors import TrainingError
+from training.export import export
 from training.options import TrainConfig, build_parser
-from training.trainer import Trainer, TrainingError, export, load_checkpoint
+from training.trainer import Trainer
 
 from .test_training import COLORS, CPU, TINY_ARGS, make_dataset, tiny
 

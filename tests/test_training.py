@@ -12,10 +12,14 @@ import torch
 from PIL import Image
 
 from oasis_core import Synthesizer, load_model
+from training.checkpoints import load_checkpoint
 from training.cli import main as train_main
 from training.distributed import DistInfo
+from training.errors import TrainingError
+from training.export import export
+from training.loader import EpochBatches
 from training.options import TrainConfig
-from training.trainer import EpochBatches, Trainer, TrainingError, export, load_checkpoint
+from training.trainer import Trainer
 
 CPU = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 COLORS = [(70, 130, 180), (34, 139, 34), (128, 128, 128), (0, 0, 200)]
@@ -328,20 +332,20 @@ class _SlowStartWorkers(torch.utils.data.Dataset):
 def _slow_worker_init(worker_id: int) -> None:
     import time
 
-    from training.trainer import _leave_stop_signals_to_the_trainer
+    from training.loader import leave_stop_signals_to_the_trainer
 
     time.sleep(1.0)  # the window between a worker's fork and its signal set-up, made wide
-    _leave_stop_signals_to_the_trainer(worker_id)
+    leave_stop_signals_to_the_trainer(worker_id)
 
 
 def test_a_stop_signal_reaching_a_starting_worker_does_not_kill_it() -> None:
     import signal
 
-    from training.trainer import _start_workers
+    from training.loader import start_workers
 
     loader = torch.utils.data.DataLoader(_SlowStartWorkers(), batch_size=2, num_workers=1,
                                          worker_init_fn=_slow_worker_init)
-    batches = _start_workers(loader)
+    batches = start_workers(loader)
     os.kill(batches._workers[0].pid, signal.SIGTERM)  # before the worker ignores it
     assert [b.tolist() for b in batches] == [[0, 1], [2, 3]]  # the worker lived
 

@@ -24,7 +24,8 @@ from .options import (
 
 
 def _export_main(argv: list[str]) -> int:
-    from .trainer import TrainingError, export
+    from .errors import TrainingError
+    from .export import export
 
     p = argparse.ArgumentParser(prog="oasis-train export", description="Write a model folder from a run's latest checkpoint.")
     p.add_argument("run", help="run folder, or a run name under --runs-dir")

@@ -12,11 +12,8 @@ import json
 import logging
 import math
 import os
-import shutil
 import signal
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +24,20 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
-from oasis_core import (
-    Discriminator,
-    Generator,
-    ModelConfig,
-    ModelFileError,
-    OasisModel,
-    colorize,
-    cpu_has_fast_bf16,
-    load_model,
-)
+from oasis_core import Discriminator, Generator, colorize, cpu_has_fast_bf16
 from oasis_core import noise as noise_ops
 from oasis_core.layers import init_spectral_norm
 
 from . import losses
+from .checkpoints import load_checkpoint, restore, warm_start, write_checkpoint
 from .data import Augment, SegmentationDataset, dataset_info, validate
 from .distributed import DistInfo, any_rank, per_rank_batch_norm
+from .errors import TrainingError
+from .loader import EpochBatches, leave_stop_signals_to_the_trainer, start_workers
 from .options import TrainConfig, option_problems
 from .pretrained import PretrainedWeightsError, load_lite
 
-CHECKPOINT_FORMAT = "oasis-train-checkpoint"
-CHECKPOINT_VERSION = 1
 log = logging.getLogger("oasis-train")
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or continue, with the reason."""
 
 
 def check_options(cfg: TrainConfig, world_size: int, device_type: str) -> None:
@@ -62,73 +47,6 @@ def check_options(cfg: TrainConfig, world_size: int, device_type: str) -> None:
         raise TrainingError(problems[0])
     if problems:
         raise TrainingError(f"{len(problems)} options cannot work:\n  " + "\n  ".join(problems))
-
-
-class EpochBatches:
-    """This rank's share of the steps of one epoch, from step `start` on: step k takes the k-th `batch_size` indices
-    of a seeded permutation, and rank r the r-th of their world_size equal parts. The data of a step does not depend
-    on the number of processes, so a run can resume on another number of them where it stopped."""
-
-    def __init__(self, n: int, batch_size: int, info: DistInfo, seed: int, epoch: int, start: int) -> None:
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
-        share = batch_size // info.world_size
-        first = [k * batch_size + info.rank * share for k in range(start, n // batch_size)]
-        self.batches = [perm[i : i + share] for i in first]
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-
-_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-
-
-def _leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
-    """Batch systems, `kill` of a process group and Ctrl-C signal every process of a job; a data worker killed by
-    that would crash the trainer before its final checkpoint. The trainer stops its workers itself."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):  # started blocked (see _start_workers): a pending stop is dropped now
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-
-
-def _start_workers(loader: DataLoader) -> Iterator[dict]:
-    """`iter(loader)`, with the stop signals blocked while it forks the data workers: a stop sent to the process
-    group between a worker's start and its `worker_init_fn` stays pending there and is then ignored, instead
-    of killing the new worker (the trainer sees such a death as a crash). The trainer gets it after the fork."""
-    if not hasattr(signal, "pthread_sigmask") or loader.num_workers == 0:
-        return iter(loader)
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        return iter(loader)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-# Model fields a warm start may change: they leave every weight's meaning and shape as they are (the noise layout
-# changes what G is fed, which the training that follows adapts it to).
-_WARM_START_FREE = frozenset({"name", "noise_pixel_channels"})
-# Model fields of the discriminator alone: a warm start with other values takes only the generator.
-_D_ONLY = frozenset({"d_channels", "d_last_channels", "d_spectral_norm", "d_backbone"})
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Tensors and plain containers only (weights_only): a checkpoint never runs code."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - every failure means the same thing to the user
-        raise TrainingError(f"{path}: unreadable checkpoint ({e.__class__.__name__}: {str(e).splitlines()[0]})") from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{path}: not an oasis-train checkpoint")
-    return ckpt
 
 
 class Trainer:
@@ -161,9 +79,9 @@ class Trainer:
         self.iteration, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.warm_started = False  # from --init-from; checkpointed, so --resume knows it
         if resume:
-            self._load(load_checkpoint(ckpt_path))
+            restore(self, load_checkpoint(ckpt_path))
         elif cfg.init_from:
-            self._init_from(Path(cfg.init_from))
+            warm_start(self, Path(cfg.init_from))
         if self.dist.main:
             self._setup_run_folder()
 
@@ -271,7 +189,7 @@ class Trainer:
 
     # ---- one iteration -----------------------------------------------------------------------------
     def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None)
+        return torch.autocast(self.device.type, dtype=self.compute_dtype, enabled=self.amp_dtype is not None)
 
     def sample_noise(self, labels: torch.Tensor) -> torch.Tensor | None:
         """Training noise (B, z, H, W) per the noise mode: image-level, per class region, per pixel, or "mix":
@@ -338,7 +256,8 @@ class Trainer:
             fake = self.G_train(onehot, self.sample_noise(labels))
             judged, labels_g, weights_g = fake, labels, weights
             if self.diffaug:
-                (judged,), labels_g, _, valid_g = losses.diff_augment([fake], labels, None, self.diffaug, self.noise_gen)
+                (judged,), labels_g, _, valid_g = losses.diff_augment([fake], labels, None, self.diffaug,
+                                                                      self.noise_gen)
                 weights_g = losses.class_weights(labels_g, mc.label_nc, mc.dont_care_id, cfg.class_balance) * valid_g
             loss_g = self.real_loss(self.D_frozen(judged), labels_g, weights_g)
         self.opt_G.zero_grad(set_to_none=True)
@@ -392,14 +311,15 @@ class Trainer:
     # ---- loop --------------------------------------------------------------------------------------
     def _loader(self) -> DataLoader:
         self.train_set.set_epoch(self.epoch)
-        batches = EpochBatches(len(self.train_set), self.cfg.batch_size, self.dist, self.cfg.seed, self.epoch, self.batch_in_epoch)
+        batches = EpochBatches(len(self.train_set), self.cfg.batch_size, self.dist, self.cfg.seed, self.epoch,
+                               self.batch_in_epoch)
         return DataLoader(
             self.train_set,
             batch_sampler=batches,
             num_workers=self.cfg.num_workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=False,
-            worker_init_fn=_leave_stop_signals_to_the_trainer,
+            worker_init_fn=leave_stop_signals_to_the_trainer,
         )
 
     def _request_stop(self, signum: int, _frame: Any) -> None:
@@ -430,7 +350,7 @@ class Trainer:
         reason = "finished"
         step_time = 0.0
         while self.iteration < self.total_iters and reason == "finished":
-            for batch in _start_workers(self._loader()):  # workers start per epoch: the data order is the epoch's
+            for batch in start_workers(self._loader()):  # workers start per epoch: the data order is the epoch's
                 t0 = time.monotonic()
                 image = batch["image"].to(self.device, non_blocking=True)
                 if cfg.channels_last:
@@ -493,7 +413,7 @@ class Trainer:
         if not same:
             raise TrainingError("DDP ranks diverged: weights differ between processes")
 
-    # ---- EMA batch-norm statistics, samples, checkpoints ------------------------------------------
+    # ---- EMA batch-norm statistics, samples, checkpoint ------------------------------------------
     def _fixed_batch(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         items = [self.plain_set[i % len(self.plain_set)] for i in range(start, start + count)]
         image = torch.stack([it["image"] for it in items]).to(self.device)
@@ -554,81 +474,8 @@ class Trainer:
             noise_states = [None] * self.dist.world_size  # type: ignore[list-item]
             torch.distributed.all_gather_object(noise_states, self.noise_gen.get_state())
         self.recompute_ema_bn()
-        if not self.dist.main:
-            return
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "config": self.cfg.to_json(),
-            "model_config": self.model_config.to_json(),
-            "iteration": self.iteration,
-            "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
-            "warm_started": self.warm_started,
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "EMA": self.EMA.state_dict() if self.EMA is not None else None,
-            "opt_G": self.opt_G.state_dict(),
-            "opt_D": self.opt_D.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng_torch": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
-            "rng_noise": noise_states,
-        }
-        _atomic_torch_save(ckpt, self.run_dir / "checkpoints" / "latest.pt")
-
-    def _init_from(self, folder: Path) -> None:
-        """Warm start from an exported model folder: its generator seeds G and EMA, its discriminator D.
-        Optimisers start fresh (exported folders carry no optimiser state)."""
-        try:
-            model = load_model(folder)
-        except ModelFileError as e:
-            raise TrainingError(f"--init-from: {e}") from e
-        ours, theirs = self.model_config.to_dict(), model.config.to_dict()
-        diff = {k: (theirs[k], v) for k, v in ours.items() if k not in _WARM_START_FREE and theirs[k] != v}
-        if set(diff) - _D_ONLY:
-            raise TrainingError(f"--init-from {folder}: the model differs from this configuration (model, run): {diff}")
-        new_d = bool(diff)  # another discriminator: only the generator is warm-started
-        if self.dist.main and theirs["noise_pixel_channels"] != ours["noise_pixel_channels"]:
-            log.info("--init-from: per-pixel noise channels %d -> %d (same weights, new noise layout)",
-                     theirs["noise_pixel_channels"], ours["noise_pixel_channels"])
-        self.G.load_state_dict(model.generator.state_dict())
-        self.warm_started = True
-        if self.EMA is not None:
-            self.EMA.load_state_dict(model.generator.state_dict())
-        if model.discriminator is not None and not new_d:
-            self.D.load_state_dict(model.discriminator.state_dict())
-        elif self.dist.main:
-            why = f"its discriminator differs ({diff})" if new_d else "it has no discriminator"
-            log.warning("--init-from %s: %s, so D starts from scratch", folder, why)
-
-    def _load(self, ckpt: dict[str, Any]) -> None:
-        saved = ModelConfig.from_json(ckpt["model_config"])
-        if saved != self.model_config:
-            diff = {k: (v, getattr(self.model_config, k)) for k, v in saved.to_dict().items()
-                    if getattr(self.model_config, k) != v}
-            raise TrainingError(f"the checkpoint's model differs from this configuration: {diff}")
-        self.G.load_state_dict(ckpt["G"])
-        self.D.load_state_dict(ckpt["D"])
-        if self.EMA is not None:
-            if ckpt["EMA"] is None:
-                raise TrainingError("the checkpoint was trained without EMA; resume with --no-ema")
-            self.EMA.load_state_dict(ckpt["EMA"])
-        self.opt_G.load_state_dict(ckpt["opt_G"])
-        self.opt_D.load_state_dict(ckpt["opt_D"])
-        self.scaler.load_state_dict(ckpt["scaler"])
-        self.iteration, self.epoch, self.batch_in_epoch = ckpt["iteration"], ckpt["epoch"], ckpt["batch_in_epoch"]
-        self.warm_started = ckpt.get("warm_started", False)  # absent in checkpoints before 2026-11-27
-        torch.set_rng_state(ckpt["rng_torch"])
-        if self.device.type == "cuda" and ckpt["rng_cuda"]:
-            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
-        states = ckpt["rng_noise"]
-        if len(states) == self.dist.world_size:
-            self.noise_gen.set_state(states[self.dist.rank])
-        else:
-            log.warning("checkpoint from %d processes resumed on %d: noise streams re-seeded", len(states), self.dist.world_size)
-        if self.batch_in_epoch >= self.iters_per_epoch:
-            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+        if self.dist.main:
+            write_checkpoint(self, noise_states, self.run_dir / "checkpoints" / "latest.pt")
 
 
 def ema_decay(decay: float, iteration: int, warmup: bool) -> float:
@@ -648,57 +495,3 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1.0 - decay)
         for b_ema, b in zip(ema.buffers(), model.buffers()):
             b_ema.copy_(b)
-
-
-def export(
-    run_dir: Path,
-    out: Path,
-    half: bool = False,
-    with_discriminator: bool = True,
-    name: str | None = None,
-    force: bool = False,
-) -> OasisModel:
-    """The model folder `oasis_core.load_model` reads: EMA generator (G without EMA), discriminator, palette, card.
-    `name`: the model's name in the app (default: the run's name). A folder that holds files is only replaced with
-    `force`, and then whole (weights, config and card together); the new folder is written next to it and renamed
-    into place, so an export that fails leaves the old folder as it was."""
-    if out.exists() and not out.is_dir():
-        raise TrainingError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and (held := sorted(p.name for p in out.iterdir())) and not force:
-        shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
-        raise TrainingError(f"--out {out} already holds files ({shown}): pass --force to replace the folder")
-    ckpt = load_checkpoint(run_dir / "checkpoints" / "latest.pt")
-    mc = ModelConfig.from_json(ckpt["model_config"])
-    if name:
-        mc = mc.replace(name=name)
-    model = OasisModel(mc, with_discriminator=with_discriminator)
-    model.generator.load_state_dict(ckpt["EMA"] if ckpt["EMA"] is not None else ckpt["G"])
-    if model.discriminator is not None:
-        model.discriminator.load_state_dict(ckpt["D"])
-    if half:
-        model.half()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
-    try:
-        model.save_pretrained(new)
-        _replace_folder(out, new)
-    finally:
-        shutil.rmtree(new, ignore_errors=True)
-    return model
-
-
-def _replace_folder(folder: Path, new: Path) -> None:
-    """Rename `new` to `folder`; an existing `folder` is moved aside first (a rename cannot replace a folder that holds
-    files) and put back if the rename fails."""
-    if not folder.exists():
-        os.replace(new, folder)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-    os.replace(folder, old / folder.name)
-    try:
-        os.replace(new, folder)
-    except OSError:
-        os.replace(old / folder.name, folder)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
