@@ -29,12 +29,15 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from ..data import SegmentationDataset
 
 __all__ = ["Judge", "JudgeConfig", "JudgeError", "JudgeNet", "load_judge", "train_judge"]
 
@@ -236,7 +239,8 @@ def load_judge(
         net.load_state_dict(load_file(str(weights)))
         judge = Judge(
             net, num_classes, cfg.dont_care_id if cfg.dont_care_id is not None else dont_care_id,
-            kind="folder", source=str(path), size=(cfg.height, cfg.width), input_range="minus1_1", config=cfg, device=device,
+            kind="folder", source=str(path), size=(cfg.height, cfg.width), input_range="minus1_1", config=cfg,
+            device=device,
         )  # fmt: skip
         return judge, warnings
     if path.is_file():
@@ -270,7 +274,8 @@ def _load_espnet_camvid_judge(
 
     if num_classes != len(CAMVID_CLASS_NAMES):
         raise JudgeError(
-            f"the ESPNet CamVid judge knows {len(CAMVID_CLASS_NAMES)} classes (11 + void) but the model has {num_classes}"
+            f"the ESPNet CamVid judge knows {len(CAMVID_CLASS_NAMES)} classes (11 + void) but the model has "
+            f"{num_classes}"
         )
     warnings: list[str] = []
     if class_names is not None and tuple(class_names) != CAMVID_CLASS_NAMES:
@@ -326,6 +331,81 @@ def evaluate_segmenter(judge: Judge, loader, num_classes: int, ignore_id: int | 
     return iou_from_confusion(cm, exclude=[ignore_id] if ignore_id is not None else []).miou
 
 
+@dataclass
+class _Fit:
+    """What a judge's training loop did: its record in the judge's config."""
+
+    iterations: int
+    epochs_started: int
+    losses: list[float]
+    stopped_by: str
+    seconds: float
+
+
+def _fit(
+    net: JudgeNet,
+    train_ds: SegmentationDataset,
+    ignore: int,
+    iters: int,
+    batch_size: int,
+    lr: float,
+    workers: int,
+    time_limit: float | None,
+    seed: int,
+    progress: bool,
+) -> _Fit:
+    """Train `net` in place on `train_ds` for `iters` steps or `time_limit` seconds, whichever ends first."""
+    from tqdm import tqdm
+
+    dev = next(net.parameters()).device
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4, foreach=True)
+    warm = max(1, min(100, iters // 20))
+
+    def lr_at(i: int) -> float:
+        if i < warm:
+            return lr * (i + 1) / warm
+        done = (i - warm) / max(1, iters - warm)
+        if time_limit:  # the cosine follows whichever budget runs out first
+            done = max(done, (time.perf_counter() - t0) / time_limit)
+        return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+    drop_last = len(train_ds) >= batch_size
+    t0 = time.perf_counter()
+    it, epoch = 0, 0
+    losses: list[float] = []
+    bar = tqdm(total=iters, desc="train-judge", disable=not progress, unit="it")
+    stopped = "iterations"
+    while it < iters and stopped == "iterations":
+        train_ds.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(
+            train_ds, batch_size, shuffle=True, num_workers=workers, drop_last=drop_last,
+            generator=torch.Generator().manual_seed(seed + epoch),
+        )
+        for batch in loader:
+            for g in opt.param_groups:
+                g["lr"] = lr_at(it)
+            net.train()
+            x = batch["image"].to(dev, non_blocking=True)
+            y = batch["labels"].to(dev, non_blocking=True)
+            loss = F.cross_entropy(net(x), y, ignore_index=ignore)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            it += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            if it >= iters:
+                break
+            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                stopped = f"time limit {time_limit:.0f}s"
+                break
+        epoch += 1
+    bar.close()
+    net.eval()
+    return _Fit(it, epoch, losses, stopped, time.perf_counter() - t0)
+
+
 def train_judge(
     kind: str,
     dataroot: str | Path,
@@ -348,11 +428,9 @@ def train_judge(
     AdamW with a linear warm-up and cosine decay; cross-entropy ignoring the don't-care class; training
     samples get a random horizontal flip and a random crop after a 1.0-1.5x resize (``training.data``'s
     deterministic augmentation). ``time_limit`` (seconds) stops early; the cosine decay then follows the
-    elapsed time, so a time-limited run still ends at a low learning rate. The validation mIoU (one confusion matrix over the val split at the
-    training size) is stored in the config.
+    elapsed time, so a time-limited run still ends at a low learning rate. The validation mIoU (one confusion
+    matrix over the val split at the training size) is stored in the config.
     """
-    from tqdm import tqdm
-
     from oasis_core import select_device
 
     from ..data import Augment, SegmentationDataset, validate
@@ -368,91 +446,31 @@ def train_judge(
         if rep.problems:
             log(f"note: {len(rep.problems)} problem(s) in the {rep.split} split; those pairs are skipped")
     counts = _class_pixel_counts(info, train_rep.pairs, size)
-    share = (counts / max(1, counts.sum())).tolist()
-    train_ds = SegmentationDataset(
-        info,
-        train_rep.pairs,
-        size,
-        train=True,
-        augment=Augment(flip=True, crop=True, load_scale=1.0, scale_jitter=0.5),
-        seed=seed,
-    )
+    augment = Augment(flip=True, crop=True, load_scale=1.0, scale_jitter=0.5)
+    train_ds = SegmentationDataset(info, train_rep.pairs, size, train=True, augment=augment, seed=seed)
     if workers is None:
         workers = 0 if dev.type == "cpu" else min(8, os.cpu_count() or 1)
-    loader_kw = {"batch_size": batch_size, "num_workers": workers, "drop_last": len(train_ds) >= batch_size}
     net = JudgeNet(info.label_nc, widths).to(dev)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4, foreach=True)
-    warm = max(1, min(100, iters // 20))
-
-    def lr_at(i: int) -> float:
-        if i < warm:
-            return lr * (i + 1) / warm
-        done = (i - warm) / max(1, iters - warm)
-        if time_limit:  # the cosine follows whichever budget runs out first
-            done = max(done, (time.perf_counter() - t0) / time_limit)
-        return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
-
     ignore = info.dont_care_id if info.dont_care_id is not None else -100
-    t0 = time.perf_counter()
-    it, epoch, losses = 0, 0, []
-    bar = tqdm(total=iters, desc="train-judge", disable=not progress, unit="it")
-    stopped = "iterations"
-    while it < iters:
-        train_ds.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(
-            train_ds, shuffle=True, generator=torch.Generator().manual_seed(seed + epoch), **loader_kw
-        )
-        for batch in loader:
-            for g in opt.param_groups:
-                g["lr"] = lr_at(it)
-            net.train()
-            x = batch["image"].to(dev, non_blocking=True)
-            y = batch["labels"].to(dev, non_blocking=True)
-            loss = F.cross_entropy(net(x), y, ignore_index=ignore)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            it += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-            if it >= iters:
-                break
-            if time_limit is not None and time.perf_counter() - t0 > time_limit:
-                stopped = f"time limit {time_limit:.0f}s"
-                iters = it
-                break
-        epoch += 1
-    bar.close()
-    train_seconds = time.perf_counter() - t0
-    net.eval()
+    fit = _fit(net, train_ds, ignore, iters, batch_size, lr, workers, time_limit, seed, progress)
     cfg = JudgeConfig(
         num_classes=info.label_nc, class_names=list(info.class_names), dont_care_id=info.dont_care_id,
-        height=size[0], width=size[1], widths=tuple(widths), class_pixel_share=share, dataset=f"{kind}:{dataroot}",
+        height=size[0], width=size[1], widths=tuple(widths), class_pixel_share=(counts / max(1, counts.sum())).tolist(),
+        dataset=f"{kind}:{dataroot}",
     )  # fmt: skip
     val_miou = float("nan")
     if val_rep.pairs:
-        judge = Judge(
-            net,
-            info.label_nc,
-            info.dont_care_id,
-            kind="folder",
-            source=str(out),
-            size=size,
-            input_range="minus1_1",
-            device=dev,
-        )
+        judge = Judge(net, info.label_nc, info.dont_care_id, kind="folder", source=str(out), size=size,
+                      input_range="minus1_1", device=dev)
         val_ds = SegmentationDataset(info, val_rep.pairs, size, train=False)
-        val_miou = evaluate_segmenter(
-            judge,
-            torch.utils.data.DataLoader(val_ds, batch_size=batch_size, num_workers=workers),
-            info.label_nc,
-            info.dont_care_id,
-        )
+        val_loader = torch.utils.data.DataLoader(val_ds, batch_size=batch_size, num_workers=workers)
+        val_miou = evaluate_segmenter(judge, val_loader, info.label_nc, info.dont_care_id)
+    losses = fit.losses
     cfg.training = {
-        "iterations": it, "epochs_started": epoch, "batch_size": batch_size, "lr": lr, "stopped_by": stopped,
-        "seconds": round(train_seconds, 1), "device": str(dev), "train_pairs": len(train_rep.pairs),
-        "val_pairs": len(val_rep.pairs), "final_loss": float(np.mean(losses[-20:])) if losses else None,
+        "iterations": fit.iterations, "epochs_started": fit.epochs_started, "batch_size": batch_size, "lr": lr,
+        "stopped_by": fit.stopped_by, "seconds": round(fit.seconds, 1), "device": str(dev),
+        "train_pairs": len(train_rep.pairs), "val_pairs": len(val_rep.pairs),
+        "final_loss": float(np.mean(losses[-20:])) if losses else None,
         "first_loss": float(np.mean(losses[:5])) if losses else None,
         "val_miou": None if math.isnan(val_miou) else round(val_miou, 4), "val_size": list(size),
     }  # fmt: skip
