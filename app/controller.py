@@ -29,13 +29,13 @@ from oasis_core.labels import open_image
 
 from . import project
 from .document import Document
-from .worker import Loaded, ModelRequest, Request, SynthFactory, WorkerThread, error_message
+from .history import History, Variation
+from .interpolation import End, Interpolation
+from .worker import Done, Job, Kind, Loaded, ModelRequest, Request, SynthFactory, WorkerThread, error_message
 
 LIVE_DELAY_MS = 300
-HISTORY_LIMIT = 24
-FRAME_COUNT = 12
-FRAME_CHUNK = 3  # frames per worker job: a generation asked for meanwhile waits for one chunk at most
 MAX_UI_SEED = 2**31 - 1  # what a QSpinBox can show
+FAILURE_TITLES = {Kind.GENERATE: "Generation failed", Kind.FRAMES: "Generation failed", Kind.SEGMENT: "Photo to layout"}
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,6 @@ class ModelInfo:
     description: str  # device and precision
     device: str  # the device and precision settings in effect
     precision: str
-
-
-@dataclass(frozen=True)
-class Variation:
-    seed: int
-    noise: torch.Tensor | None
-    image: np.ndarray
-    plain: bool  # the noise is what `seed` draws (no local re-rolls)
 
 
 class _ModelReads(QObject):
@@ -96,21 +88,13 @@ class Controller(QObject):
         self.model: ModelInfo | None = None
         self._loading: dict[int, tuple[str, Path | None]] = {}  # model request seq -> source, folder
         self._seq = 0
-        self._latest: dict[str, int] = {}
+        self._latest_model: int | None = None  # the model request whose result is wanted
+        self._latest: dict[Kind, int] = {}  # per kind, the request whose result is wanted
         self._rng = random.Random()
         self.live = False
         self.lock_noise = True
-        self.history: list[Variation] = []
-        self.interp_a: torch.Tensor | None = None
-        self.interp_b: torch.Tensor | None = None
-        self._interp_seeds: dict[str, int] = {}  # "a", "b": the seed of each end point
-        self.interp_in_selection = False
-        self.frames: np.ndarray | None = None  # (F, H, W, 3) for the current A, B and layout
-        self._frame_noise_args: tuple | None = None
-        self._frame_labels: np.ndarray | None = None  # the layout of the frames being made
-        self._frame_parts: list[np.ndarray] = []  # their chunks made so far
-        self._shown_frame: tuple[int, torch.Tensor] | None = None  # a frame index and the noise it gave the document
-        self.frames_stale = ""  # what changed since the frames were made ("layout", "selection"); "" if nothing
+        self.history = History()
+        self.interpolation = Interpolation()
         self._pending_layout: np.ndarray | None = None  # a photo's layout that waits for the open stroke to end
         self._live_timer = QTimer(self, singleShot=True, interval=LIVE_DELAY_MS)
         self._live_timer.timeout.connect(self.generate)
@@ -131,7 +115,7 @@ class Controller(QObject):
         """Read the model in a thread of its own, then build its synthesizer in the worker; `model_changed` or
         `model_failed` follows. Reading may take long (a Hub download and its retries): the current model works
         on meanwhile, and `cancel_load` abandons the read."""
-        seq = self._next("model")
+        seq = self._latest_model = self._next_seq()
         self._loading[seq] = (source, folder)
         reads = self._reads
 
@@ -149,12 +133,12 @@ class Controller(QObject):
     def cancel_load(self) -> None:
         """Abandon the model load in progress: the current model stays, and the load's late result is dropped.
         Only a synthesizer already being built goes on (it takes moments): that model is then loaded."""
-        seq = self._latest.pop("model", None)
+        seq, self._latest_model = self._latest_model, None
         if seq is not None and self.worker.cancel_load(seq):
             del self._loading[seq]
 
     def _on_model_read(self, request: ModelRequest) -> None:
-        if request.seq != self._latest.get("model"):
+        if request.seq != self._latest_model:
             del self._loading[request.seq]  # cancelled, or a newer load was asked for: never used
             return
         self.worker.load(request)
@@ -162,7 +146,7 @@ class Controller(QObject):
     def reconfigure(self, device: str, precision: str) -> None:
         """Rebuild the synthesizer of the current model on another device or precision."""
         if self.model is not None:
-            seq = self._next("model")
+            seq = self._latest_model = self._next_seq()
             self._loading[seq] = (self.model.source, self.model.folder)
             self.worker.load(ModelRequest(seq, None, device, precision))
 
@@ -191,7 +175,7 @@ class Controller(QObject):
 
     def _on_model_failed(self, seq: int, message: str) -> None:
         self._loading.pop(seq)
-        if seq == self._latest.get("model"):
+        if seq == self._latest_model:
             self.model_failed.emit(message)
 
     def _on_described(self, description: str) -> None:
@@ -223,20 +207,26 @@ class Controller(QObject):
         self._pending_layout = None
         # Work for the old document: queued requests go, results still on their way become stale.
         self.worker.cancel()
-        for kind in ("generate", "segment"):
+        for kind in (Kind.GENERATE, Kind.SEGMENT):
             self._latest.pop(kind, None)
         self.history.clear()
-        self.interp_a = self.interp_b = None
-        self._shown_frame = None
+        self.interpolation.forget_ends()
         self._clear_frames()
         self.history_changed.emit()
         self.document_changed.emit(doc)
 
     # ---- generation ------------------------------------------------------------------------------
-    def _next(self, kind: str) -> int:
+    def _next_seq(self) -> int:
         self._seq += 1
-        self._latest[kind] = self._seq
         return self._seq
+
+    def _submit(self, kind: Kind, job: Job, done: Done) -> None:
+        """Queue `job`; `done` gets its result unless a newer request of its kind (or another document) came."""
+        seq = self._latest[kind] = self._next_seq()
+        self.worker.submit(Request(kind, seq, job, done))
+
+    def _wanted(self, request: Request) -> bool:
+        return request.seq == self._latest.get(request.kind) and self.document is not None
 
     def generate(self) -> None:
         """Queue a generation of the current layout and noise; a newer request replaces it."""
@@ -245,10 +235,12 @@ class Controller(QObject):
             return
         self._live_timer.stop()
         labels, z, seed, plain = doc.labels.copy(), doc.noise, doc.seed, doc.noise_is_plain()
-        self.worker.submit(
-            Request("generate", self._next("generate"), lambda s: (s.generate(labels, z), z, seed, plain))
+        self._submit(
+            Kind.GENERATE,
+            lambda s: s.generate(labels, z),
+            lambda image, seconds: self._generated(Variation(seed, z, image, plain), seconds),
         )
-        if self.frames_stale:
+        if self.interpolation.stale:
             self.make_frames()  # after the generation: the worker runs it first, the frames in chunks after
 
     def set_live(self, on: bool) -> None:
@@ -263,22 +255,17 @@ class Controller(QObject):
             return
         if not self.lock_noise and not undone and doc.noise is not None:
             doc.reroll_noise(changed, self._new_seed(), with_last_edit=True)
-        if self._frame_args() is not None:
+        if self.interpolation.has_ends:
             self._outdate_frames("layout")
         if self.live:
             self._live_timer.start()  # restarted by every edit: a burst gives one generation
 
     def _on_selection(self) -> None:
-        """Frames interpolated only inside the selection are stale once it changes, as after a layout edit."""
-        args, made = self._frame_args(), self._frame_noise_args
-        if not self.interp_in_selection or args is None or made is None or self.frames_stale:
-            return
-        old, new = made[2], args[2]
-        if (old is None) != (new is None) or (old is not None and not np.array_equal(old, new)):
+        if self.document is not None and self.interpolation.outdated_by(self.document.selection):
             self._outdate_frames("selection")
 
     def _outdate_frames(self, what: str) -> None:
-        self.frames_stale = what  # remade with the next generation
+        self.interpolation.stale = what  # remade with the next generation
         self._clear_frames()
 
     def _new_seed(self) -> int:
@@ -307,31 +294,21 @@ class Controller(QObject):
         self.generate()
         return True
 
-    def _on_finished(self, kind: str, seq: int, result: Any, seconds: float) -> None:
-        if seq != self._latest.get(kind) or self.document is None:
-            return  # stale: a newer request of this kind was made
-        if kind == "generate":
-            image, z, seed, plain = result
-            self.document.set_image(image)
-            self.latency.emit(seconds)
-            self._remember(Variation(seed, z, image, plain))
-        elif kind == "frames":
-            self._frame_parts.append(result)
-            if sum(map(len, self._frame_parts)) < FRAME_COUNT:
-                self._submit_frames()
-                return
-            del self._latest["frames"]
-            self.frames, self._frame_parts = np.concatenate(self._frame_parts), []
-            index = self.current_frame()
-            if index is not None:
-                self.show_frame(index)  # the document showed this frame: now the remade one
-            self.frames_changed.emit()
-        elif kind == "segment":
-            self._pending_layout, note = result
-            if note:
-                self.status.emit(note)
-            if not self.document.in_stroke:  # else when it ends: the stroke and the photo stay two undo steps
-                self._apply_pending_layout()
+    def _on_finished(self, request: Request, result: Any, seconds: float) -> None:
+        if self._wanted(request):
+            request.done(result, seconds)
+
+    def _generated(self, variation: Variation, seconds: float) -> None:
+        self._need_document().set_image(variation.image)
+        self.latency.emit(seconds)
+        self._remember(variation)
+
+    def _segmented(self, labels: np.ndarray, note: str) -> None:
+        self._pending_layout = labels
+        if note:
+            self.status.emit(note)
+        if not self._need_document().in_stroke:  # else when it ends: the stroke and the photo stay two undo steps
+            self._apply_pending_layout()
 
     def _apply_pending_layout(self) -> None:
         if self._pending_layout is None or self.document is None:
@@ -340,22 +317,16 @@ class Controller(QObject):
         self.document.set_labels(labels, "Photo to layout")
         self.generate()
 
-    def _on_failed(self, kind: str, seq: int, message: str) -> None:
-        if seq == self._latest.get(kind):
-            if kind == "frames":
-                del self._latest["frames"]
-                self._frame_parts = []
-                self.frames_changed.emit()
-            self.error.emit({"segment": "Photo to layout"}.get(kind, "Generation failed"), message)
+    def _on_failed(self, request: Request, message: str) -> None:
+        if request.seq != self._latest.get(request.kind):
+            return
+        if request.kind is Kind.FRAMES:
+            self._clear_frames()  # the chunks made so far are no use without the others
+        self.error.emit(FAILURE_TITLES[request.kind], message)
 
     # ---- history ---------------------------------------------------------------------------------
     def _remember(self, variation: Variation) -> None:
-        same = [i for i, v in enumerate(self.history) if v.noise is variation.noise]
-        if same:
-            self.history[same[0]] = variation  # same noise, new layout: one entry per variation
-        else:
-            self.history.append(variation)
-            del self.history[:-HISTORY_LIMIT]
+        self.history.remember(variation)
         self.history_changed.emit()
 
     def restore_variation(self, index: int) -> None:
@@ -370,99 +341,69 @@ class Controller(QObject):
 
     def current_variation(self) -> int | None:
         """The history entry whose noise the document holds, if any."""
-        doc = self.document
-        return next((i for i, v in enumerate(self.history) if doc is not None and v.noise is doc.noise), None)
+        return None if self.document is None else self.history.index_of(self.document.noise)
 
     # ---- interpolation ---------------------------------------------------------------------------
-    def set_interp_end(self, which: str) -> None:
+    def set_interp_end(self, which: End) -> None:
         """Take the current noise as end point "a" or "b"; frames follow once both are set."""
         if self.document is None or self.document.noise is None:
             return
-        noise = self.document.noise
-        setattr(self, f"interp_{which}", noise)
-        self._interp_seeds[which] = self.document.seed
-        self._shown_frame = (0 if which == "a" else FRAME_COUNT - 1, noise)
+        self.interpolation.set_end(which, self.document.noise, self.document.seed)
         self.make_frames()
 
     def set_interp_in_selection(self, on: bool) -> None:
-        self.interp_in_selection = on
+        self.interpolation.in_selection = on
         self.make_frames()
-
-    def _frame_args(self) -> tuple | None:
-        doc = self.document
-        if doc is None or self.interp_a is None or self.interp_b is None:
-            return None
-        mask = doc.selection.copy() if self.interp_in_selection and doc.selection is not None else None
-        return self.interp_a, self.interp_b, mask
-
-    def frame_times(self) -> list[float]:
-        return [i / (FRAME_COUNT - 1) for i in range(FRAME_COUNT)]
 
     def make_frames(self) -> None:
         """All frames in the background, so that scrubbing the slider is instant."""
         self._clear_frames()
-        self.frames_stale = ""
-        args = self._frame_args()
-        if args is None:
+        doc = self.document
+        if doc is None or not self.interpolation.start(doc.labels, doc.selection):
             return
-        self._frame_noise_args = args
-        self._frame_labels = self.document.labels.copy()
         self._submit_frames()
         self.frames_changed.emit()  # now pending
 
     def _submit_frames(self) -> None:
-        """The next chunk of frames: between chunks the worker runs the interactive requests first."""
-        a, b, mask = self._frame_noise_args
-        labels, done = self._frame_labels, sum(map(len, self._frame_parts))
-        ts = self.frame_times()[done : done + FRAME_CHUNK]
-        self.worker.submit(
-            Request(
-                "frames",
-                self._next("frames"),
-                lambda s: s.generate_batch(labels, noise_ops.interpolate(a, b, ts, mask=mask)),
-            )
-        )
+        self._submit(Kind.FRAMES, self.interpolation.next_job(), lambda images, _: self._frames_made(images))
+
+    def _frames_made(self, images: np.ndarray) -> None:
+        if not self.interpolation.add(images):
+            self._submit_frames()
+            return
+        del self._latest[Kind.FRAMES]
+        index = self.current_frame()
+        if index is not None:
+            self.show_frame(index)  # the document showed this frame: now the remade one
+        self.frames_changed.emit()
 
     @property
     def frames_pending(self) -> bool:
-        return "frames" in self._latest
+        return Kind.FRAMES in self._latest
 
     def _clear_frames(self) -> None:
-        self._latest.pop("frames", None)  # a frames result still on its way is stale now
-        self.frames, self._frame_parts = None, []
+        self._latest.pop(Kind.FRAMES, None)  # a frames result still on its way is stale now
+        self.interpolation.clear_frames()
         self.frames_changed.emit()
 
     def current_frame(self) -> int | None:
         """The frame whose noise the document holds (set as A or B, or scrubbed to), if any."""
-        doc, shown = self.document, self._shown_frame
-        return shown[0] if doc is not None and shown is not None and doc.noise is shown[1] else None
+        return None if self.document is None else self.interpolation.current(self.document.noise)
 
     def show_frame(self, index: int) -> None:
         """Make frame `index` current: its image at once, and its noise for what follows."""
-        if self.frames is None or self._frame_noise_args is None or self.document is None:
+        doc = self.document
+        frame = None if doc is None else self.interpolation.show(index, doc.noise)
+        if doc is None or frame is None:
             return
-        a, b, mask = self._frame_noise_args
-        z = noise_ops.interpolate(a, b, [self.frame_times()[index]], mask=mask)
-        # The history knows a variation by its noise tensor: an end point is that very tensor, with its own seed
-        # (which the seed box shows), and a remade frame the one the document holds. Between: A's noise, changed.
-        seed: int = self._interp_seeds["a"]
-        plain: bool | None = False  # None: the document finds out
-        for which, end in (("a", a), ("b", b)):
-            if torch.equal(z, end):
-                z, seed, plain = end, self._interp_seeds[which], None
-                break
-        else:
-            if self.document.noise is not None and torch.equal(z, self.document.noise):
-                z = self.document.noise
-        self._shown_frame = (index, z)
-        self.document.set_noise(z, seed=seed, plain=plain)
-        self.document.set_image(self.frames[index])
+        doc.set_noise(frame.noise, seed=frame.seed, plain=frame.plain)
+        doc.set_image(frame.image)
 
     def export_gif(self, path: str | Path, frame_ms: int = 80) -> int:
         """Write the frames as a looping GIF; returns its number of frames."""
-        if self.frames is None:
+        if self.interpolation.frames is None:
             raise ValueError("make the interpolation frames first (set A and B)")
-        frames = [Image.fromarray(f) for f in self.frames]
+        frames = [Image.fromarray(f) for f in self.interpolation.frames]
         loop = frames + frames[-2:0:-1]  # there and back again
         loop[0].save(path, format="GIF", save_all=True, append_images=loop[1:], duration=frame_ms, loop=0)
         return len(loop)
@@ -528,7 +469,7 @@ class Controller(QObject):
         shape = self._need_document().shape
         if self.model is None or not self.model.can_segment:
             raise RuntimeError("this model has no discriminator, so it cannot turn photos into layouts")
-        self.worker.submit(Request("segment", self._next("segment"), lambda s: _photo_layout(s, path, shape)))
+        self._submit(Kind.SEGMENT, lambda s: _photo_layout(s, path, shape), lambda result, _: self._segmented(*result))
 
     def _need_document(self) -> Document:
         if self.document is None:

@@ -34,10 +34,11 @@ from oasis_core import bundled_models, default_model
 from . import project
 from .autosave import AUTOSAVE_MS, Autosaver, recovery_model_source, recovery_project_path
 from .canvas import ZOOM_STEP, CanvasView, Tool, ToolState
-from .controller import FRAME_COUNT, MAX_UI_SEED, Controller, ModelInfo
+from .controller import MAX_UI_SEED, Controller, ModelInfo
 from .dialogs import SettingsDialog, about_dialog, shortcuts_dialog
 from .document import Document
 from .examples import Example, examples_for
+from .interpolation import FRAME_COUNT
 from .model_sources import default_source, describe_source, model_loader, official_source
 from .palette import NUMBER_KEYS, PaletteWidget
 from .settings import (
@@ -545,16 +546,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"({x}, {y})  {class_id}: {self.doc.config.class_names[class_id]}")
 
     def _frames_changed(self) -> None:
-        c = self.controller
-        if c.frames is not None:
-            status = f"{len(c.frames)} frames"
+        c, frames = self.controller, self.controller.interpolation.frames
+        if frames is not None:
+            status = f"{len(frames)} frames"
         elif c.frames_pending:
             status = "making frames…"
-        elif c.frames_stale:
-            status = f"{c.frames_stale} changed: Generate remakes the frames"
+        elif c.interpolation.stale:
+            status = f"{c.interpolation.stale} changed: Generate remakes the frames"
         else:
             status = "Set A and B"
-        self.interp.set_frames(FRAME_COUNT, c.frames is not None, status, c.current_frame() or 0)
+        self.interp.set_frames(FRAME_COUNT, frames is not None, status, c.current_frame() or 0)
 
     # ---- small actions ---------------------------------------------------------------------------
     def _select(self, make: Callable[[tuple[int, int]], np.ndarray]) -> None:

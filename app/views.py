@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPainter, QPixmap
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from .canvas import qimage_rgb
+from .history import Variation
 
 
 class ResultView(QWidget):
@@ -76,7 +79,7 @@ class HistoryStrip(QListWidget):
         else:
             super().keyPressEvent(event)
 
-    def set_variations(self, variations: list, current: int | None) -> None:
+    def set_variations(self, variations: Iterable[Variation], current: int | None) -> None:
         """`current`: the variation the document shows, if it is one of them."""
         self.clear()
         seen: dict[str, int] = {}

@@ -1,5 +1,6 @@
 """The one thread that owns the Synthesizer. Requests carry a sequence number; per kind only the newest
-pending request is kept, so bursts coalesce and stale work is dropped before it runs.
+pending request is kept, so bursts coalesce and stale work is dropped before it runs. A request's result goes back
+to the GUI thread with the request, whose `done` the GUI calls if the result is still wanted.
 
 A model is read elsewhere (a download may take long) and handed over ready; building its synthesizer here either
 succeeds or leaves the previous model working. After a new model has loaded, queued requests wait until the GUI
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum, auto
 from typing import Any
 
 import torch
@@ -20,13 +22,23 @@ from oasis_core import OasisModel, Synthesizer
 
 SynthFactory = Callable[[OasisModel, str, str], Any]  # (model, device, precision) -> Synthesizer-like
 Job = Callable[[Any], Any]  # runs on the worker thread with the synthesizer
+Done = Callable[[Any, float], None]  # runs on the GUI thread with a job's result and the seconds it took
+
+
+class Kind(Enum):
+    """One pending request per kind; the worker takes them in this order (interactive work first)."""
+
+    GENERATE = auto()
+    SEGMENT = auto()
+    FRAMES = auto()
 
 
 @dataclass
 class Request:
-    kind: str  # "generate", "frames", "segment": one pending slot each
+    kind: Kind
     seq: int
     job: Job
+    done: Done
 
 
 @dataclass
@@ -59,8 +71,8 @@ def _is_oom(e: BaseException) -> bool:
 class InferenceWorker(QObject):
     """Lives in its own QThread. Call `submit` / `load` from the GUI thread; results come back as signals."""
 
-    finished = Signal(str, int, object, float)  # kind, seq, result, seconds
-    failed = Signal(str, int, str)  # kind, seq, message
+    finished = Signal(object, object, float)  # Request, result, seconds
+    failed = Signal(object, str)  # Request, message
     model_ready = Signal(int, object)  # seq, Loaded
     model_failed = Signal(int, str)
     notice = Signal(str)  # e.g. a fallback to the CPU after a GPU out-of-memory
@@ -72,7 +84,7 @@ class InferenceWorker(QObject):
         super().__init__()
         self._factory = synth_factory
         self._lock = threading.Lock()
-        self._pending: dict[str, Request] = {}
+        self._pending: dict[Kind, Request] = {}
         self._pending_model: ModelRequest | None = None
         self._model: OasisModel | None = None
         self._synth: Any = None
@@ -119,7 +131,7 @@ class InferenceWorker(QObject):
                 return req
             if self._held:
                 return None
-            for kind in ("generate", "segment", "frames"):  # interactive work first
+            for kind in Kind:
                 if kind in self._pending:
                     return self._pending.pop(kind)
         return None
@@ -175,7 +187,7 @@ class InferenceWorker(QObject):
 
     def _run(self, req: Request) -> None:
         if self._synth is None:
-            self.failed.emit(req.kind, req.seq, "no model is loaded")
+            self.failed.emit(req, "no model is loaded")
             return
         start = time.perf_counter()
         try:
@@ -188,9 +200,9 @@ class InferenceWorker(QObject):
                 start = time.perf_counter()
                 result = req.job(self._synth)
         except Exception as e:  # noqa: BLE001
-            self.failed.emit(req.kind, req.seq, error_message(e))
+            self.failed.emit(req, error_message(e))
             return
-        self.finished.emit(req.kind, req.seq, result, time.perf_counter() - start)
+        self.finished.emit(req, result, time.perf_counter() - start)
 
     def _fall_back_to_cpu(self) -> None:
         self._synth = None

@@ -10,8 +10,9 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QTableWidget
 
-from app.controller import FRAME_CHUNK, FRAME_COUNT, Controller
+from app.controller import Controller
 from app.dialogs import shortcuts_dialog
+from app.interpolation import FRAME_CHUNK, FRAME_COUNT
 from oasis_core import OasisModel, Synthesizer
 from oasis_core import noise as noise_ops
 
@@ -96,13 +97,13 @@ def test_interpolation_slider_yields_frames_and_gif(studio, qtbot, tmp_path) -> 
     c.new_variation(2)
     b_image = wait_image(qtbot, studio, a_image)
     studio.interp.b_button.click()
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
-    assert c.frames.shape == (FRAME_COUNT, 32, 48, 3) and studio.interp.slider.isEnabled()
-    np.testing.assert_array_equal(c.frames[0], a_image)  # exact end points
-    np.testing.assert_array_equal(c.frames[-1], b_image)
-    assert len({f.tobytes() for f in c.frames}) == FRAME_COUNT
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
+    assert c.interpolation.frames.shape == (FRAME_COUNT, 32, 48, 3) and studio.interp.slider.isEnabled()
+    np.testing.assert_array_equal(c.interpolation.frames[0], a_image)  # exact end points
+    np.testing.assert_array_equal(c.interpolation.frames[-1], b_image)
+    assert len({f.tobytes() for f in c.interpolation.frames}) == FRAME_COUNT
     studio.interp.slider.setValue(5)  # scrubbing shows a frame at once, no generation
-    np.testing.assert_array_equal(doc.image, c.frames[5])
+    np.testing.assert_array_equal(doc.image, c.interpolation.frames[5])
     assert not np.array_equal(doc.image, a_image)
     path = tmp_path / "loop.gif"
     c.export_gif(path)
@@ -121,7 +122,7 @@ def test_interpolation_inside_the_selection_keeps_the_rest(studio, qtbot) -> Non
     doc.set_selection(mask)
     studio.interp.in_selection.setChecked(True)
     c.set_interp_end("b")
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
     c.show_frame(FRAME_COUNT // 2)
     changed = (doc.noise != a).any(dim=1)[0].numpy()
     assert changed[:, :24].all() and not changed[:, 24:].any()
@@ -239,16 +240,16 @@ def test_frames_follow_the_layout_after_the_next_generation(studio, qtbot) -> No
     c, doc = studio.controller, studio.controller.document
     set_interp_ends(c)
     assert "making frames" in studio.interp.status.text()
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
-    old = c.frames
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
+    old = c.interpolation.frames
     mask = np.zeros(doc.shape, dtype=bool)
     mask[:10] = True
     doc.paint(mask, 4)
-    assert c.frames is None and not studio.interp.slider.isEnabled()
+    assert c.interpolation.frames is None and not studio.interp.slider.isEnabled()
     assert "Generate" in studio.interp.status.text()
     studio.a_generate.trigger()
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
-    assert not np.array_equal(c.frames, old) and studio.interp.status.text() == f"{FRAME_COUNT} frames"
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
+    assert not np.array_equal(c.interpolation.frames, old) and studio.interp.status.text() == f"{FRAME_COUNT} frames"
 
 
 def test_history_keeps_one_entry_per_variation(studio, qtbot) -> None:
@@ -314,7 +315,7 @@ def test_a_generation_does_not_wait_for_the_interpolation_frames(qtbot, model_di
     window = make_window(qtbot, model_dir, Controller(factory))
     c, doc, synth = window.controller, window.controller.document, synths[0]
     set_interp_ends(c)
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=10000)
     synth.calls.clear()
     synth.delay = 0.1
     mask = np.zeros(doc.shape, dtype=bool)
@@ -326,7 +327,7 @@ def test_a_generation_does_not_wait_for_the_interpolation_frames(qtbot, model_di
     frames_pending_at_image: list[bool] = []
     doc.image_changed.connect(lambda: frames_pending_at_image.append(c.frames_pending))
     c.new_variation(3)  # asked for while the frames are being made
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=10000)
     assert frames_pending_at_image[0], "the generation waited for all the frames"
     assert synth.calls.count("generate") == 2
     assert {call for call in synth.calls if call != "generate"} == {f"frames {FRAME_CHUNK}"}
@@ -338,7 +339,7 @@ def test_settings_ok_keeps_the_queued_generation_and_frames(qtbot, model_dir, di
     c, doc = window.controller, window.controller.document
     set_interp_ends(c)  # the first generation runs in the worker; the second and the frames wait
     c.reconfigure("cpu", "auto")  # Settings, OK
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=10000)
     assert not c.frames_pending and window.interp.status.text() == f"{FRAME_COUNT} frames"
     assert len(synths) == 2 and synths[1].generated_labels  # the queued generation ran on the new synthesizer
     assert c.history[-1].seed == 2 and c.history[-1].noise is doc.noise
@@ -347,17 +348,17 @@ def test_settings_ok_keeps_the_queued_generation_and_frames(qtbot, model_dir, di
 def test_remade_frames_show_at_the_slider_position(studio, qtbot) -> None:
     c, doc = studio.controller, studio.controller.document
     set_interp_ends(c)
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=10000)
     studio.interp.slider.setValue(5)
     mask = np.zeros(doc.shape, dtype=bool)
     mask[:, :24] = True
     doc.set_selection(mask)
-    old = c.frames
+    old = c.interpolation.frames
     studio.interp.in_selection.setChecked(True)  # the frames are remade
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=10000)
-    assert not np.array_equal(c.frames[5], old[5])
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=10000)
+    assert not np.array_equal(c.interpolation.frames[5], old[5])
     assert studio.interp.slider.value() == 5
-    np.testing.assert_array_equal(doc.image, c.frames[5])
+    np.testing.assert_array_equal(doc.image, c.interpolation.frames[5])
 
 
 def test_rerolling_a_class_that_is_not_painted_says_so(studio) -> None:
@@ -402,13 +403,13 @@ def test_frames_inside_the_selection_go_stale_when_the_selection_changes(studio,
     a = doc.noise
     c.new_variation(2)
     c.set_interp_end("b")
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
     doc.set_selection(left.copy())  # the same region again: the frames still fit
-    assert c.frames is not None
+    assert c.interpolation.frames is not None
     doc.set_selection(~left)
-    assert c.frames is None and "selection changed" in studio.interp.status.text()
+    assert c.interpolation.frames is None and "selection changed" in studio.interp.status.text()
     studio.a_generate.trigger()
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
     c.show_frame(FRAME_COUNT // 2)
     changed = (doc.noise != a).any(dim=1)[0].numpy()
     assert changed[:, 24:].all() and not changed[:, :24].any()

@@ -17,8 +17,8 @@ from safetensors.torch import save as save_tensors
 import app.controller
 import app.main_window
 import oasis_core.labels
-from app.controller import FRAME_COUNT
 from app.dialogs import SettingsDialog
+from app.interpolation import FRAME_COUNT
 from oasis_core import OasisModel, colorize, load_model, random_layout
 from oasis_core import noise as noise_ops
 
@@ -190,11 +190,11 @@ def test_the_variation_strip_labels_are_unique(studio, qtbot) -> None:
 def test_the_seed_box_shows_the_seed_of_the_frame_shown(studio, qtbot) -> None:
     c = studio.controller
     set_interp_ends(c)  # A: seed 1, B: seed 2
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
     studio.interp.slider.setValue(0)
-    assert studio.seed_spin.value() == c.document.seed == 1 and c.document.noise is c.interp_a
+    assert studio.seed_spin.value() == c.document.seed == 1 and c.document.noise is c.interpolation.a
     studio.interp.slider.setValue(FRAME_COUNT - 1)
-    assert studio.seed_spin.value() == 2 and c.document.noise is c.interp_b
+    assert studio.seed_spin.value() == 2 and c.document.noise is c.interpolation.b
     studio.interp.slider.setValue(4)  # between: A's noise, changed
     assert studio.seed_spin.value() == 1 and not c.document.noise_is_plain()
 
@@ -202,7 +202,7 @@ def test_the_seed_box_shows_the_seed_of_the_frame_shown(studio, qtbot) -> None:
 def test_a_gif_export_says_where_it_went(studio, qtbot, tmp_path, monkeypatch) -> None:
     c = studio.controller
     set_interp_ends(c)
-    qtbot.waitUntil(lambda: c.frames is not None, timeout=20000)
+    qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
     path = tmp_path / "loop.gif"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), "GIF (*.gif)"))
     studio.interp.gif_button.click()
