@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import colorsys
 import json
+import reprlib
+from collections.abc import Callable
 from dataclasses import Field, asdict, dataclass, field, fields
-from typing import Any, Literal, Protocol, get_args
+from functools import cache
+from numbers import Integral
+from types import UnionType
+from typing import Any, Literal, NoReturn, Protocol, Union, get_args, get_origin, get_type_hints
 
 Norm = Literal["batch", "sync-batch", "instance"]
 Padding = Literal["zeros", "reflect"]
@@ -26,6 +31,12 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("label_nc", "height", "width", "z_dim", "channels_g", "g_mults", "spade_hidden", "norm",
                  "spectral_norm", "noise_3d", "d_channels", "d_last_channels")
 
+# Label maps are PNGs of at most 16 bits: 65536 ids.
+MAX_LABEL_NC = 2**16
+# 64 times the paper's 256: at the paper's widths one activation of G's last stage is then 64 GiB in fp32. A larger
+# side is damage or a typo, and is refused before anything is allocated for it.
+MAX_SIDE = 16384
+
 
 class ConfigError(ValueError):
     """A configuration that cannot describe a working model."""
@@ -41,6 +52,74 @@ def default_colors(n: int) -> tuple[tuple[int, int, int], ...]:
         r, g, b = colorsys.hsv_to_rgb(h, s, v)
         out.append((round(r * 255), round(g * 255), round(b * 255)))
     return tuple(out)
+
+
+class _Mismatch(Exception):
+    """A value that is not of its field's type."""
+
+
+def _mismatch() -> NoReturn:
+    raise _Mismatch
+
+
+@cache
+def _conformer(hint: Any) -> Callable[[Any], Any]:
+    """A function from a value to the value a field of type `hint` holds (lists as tuples, integer types as int) that
+    raises _Mismatch for a value of another type. Strict, as JSON is: a bool, a float or a string is no integer, a
+    string no list. Built once per type: a config.json may hold 65536 class names and colours."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is bool:
+        return lambda v: v if isinstance(v, bool) else _mismatch()
+    if hint is int:
+
+        def integer(v: Any) -> int:
+            if type(v) is int:  # the common case first: three per class colour
+                return v
+            if isinstance(v, Integral) and not isinstance(v, bool):  # numpy's integers; a bool is no number here
+                return int(v)
+            _mismatch()
+
+        return integer
+    if hint is str:
+        return lambda v: v if isinstance(v, str) else _mismatch()
+    if origin is Literal:
+        return lambda v: v if isinstance(v, str) and v in args else _mismatch()
+    if origin in (Union, UnionType):
+        options = [_conformer(a) for a in args if a is not type(None)]
+
+        def one_of(v: Any) -> Any:
+            if v is None and type(None) in args:
+                return None
+            for option in options:
+                try:
+                    return option(v)
+                except _Mismatch:
+                    pass
+            _mismatch()
+
+        return one_of
+    if origin is tuple and args[-1] is Ellipsis:  # tuple[X, ...]
+        item = _conformer(args[0])
+        return lambda v: tuple(map(item, v)) if isinstance(v, (list, tuple)) else _mismatch()
+    if origin is tuple and len(set(args)) == 1:  # tuple[X, X, X]
+        item, n = _conformer(args[0]), len(args)
+        return lambda v: tuple(map(item, v)) if isinstance(v, (list, tuple)) and len(v) == n else _mismatch()
+    raise TypeError(f"no rule for the field type {hint}")
+
+
+def _describe(hint: Any, plural: bool = False) -> str:
+    """What a field of type `hint` takes, in words for a user who edits config.json."""
+    origin, args = get_origin(hint), get_args(hint)
+    words = {bool: ("true or false", "booleans"), int: ("an integer", "integers"), str: ("a string", "strings")}
+    if hint in words:
+        return words[hint][plural]
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (Union, UnionType):
+        return " or ".join("null" if a is type(None) else _describe(a) for a in args)
+    if args[-1] is Ellipsis:
+        return ("lists of " if plural else "a list of ") + _describe(args[0], plural=True)
+    return f"{'lists' if plural else 'a list'} of {len(args)} {_describe(args[0], plural=True)}"  # (int, int, int)
 
 
 class ClassTable(Protocol):
@@ -111,18 +190,26 @@ class ModelConfig:
     format_version: int = field(default=FORMAT_VERSION)
 
     def __post_init__(self) -> None:
-        # JSON round trips give lists: store tuples so the config stays hashable and comparable.
-        object.__setattr__(self, "g_mults", tuple(int(m) for m in self.g_mults))
-        object.__setattr__(self, "d_channels", tuple(int(c) for c in self.d_channels))
-        names = tuple(str(n) for n in self.class_names) or tuple(f"class {i}" for i in range(self.label_nc))
-        object.__setattr__(self, "class_names", names)
-        colors = tuple(tuple(int(v) for v in c) for c in self.class_colors) or default_colors(self.label_nc)
-        object.__setattr__(self, "class_colors", colors)
+        # Values may come from a config.json: each must be of its field's type. JSON's lists are stored as tuples,
+        # so the config stays hashable and comparable.
+        types = _field_types()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            try:
+                object.__setattr__(self, f.name, _conformer(types[f.name])(value))
+            except _Mismatch:
+                raise ConfigError(f"{f.name} must be {_describe(types[f.name])}, got {reprlib.repr(value)}") from None
+        # Before a name and a colour are made for every class, and before anything is sized by them.
+        if not 1 <= self.label_nc <= MAX_LABEL_NC:
+            raise ConfigError(f"label_nc must be in 1..{MAX_LABEL_NC} (label maps are PNGs of at most 16 bits), "
+                              f"got {self.label_nc}")
+        if max(self.height, self.width) > MAX_SIDE:
+            raise ConfigError(f"output size {self.height}x{self.width}: height and width must be at most {MAX_SIDE}")
+        object.__setattr__(self, "class_names", self.class_names or tuple(f"class {i}" for i in range(self.label_nc)))
+        object.__setattr__(self, "class_colors", self.class_colors or default_colors(self.label_nc))
         self._validate()
 
     def _validate(self) -> None:
-        if self.label_nc < 1:
-            raise ConfigError(f"label_nc must be >= 1, got {self.label_nc}")
         if self.format_version > FORMAT_VERSION:
             raise ConfigError(
                 f"model format version {self.format_version} is newer than this program understands "
@@ -147,10 +234,6 @@ class ModelConfig:
             )
         if not 0 <= self.clade_blocks <= len(self.g_mults) - 1:
             raise ConfigError(f"clade_blocks must be in 0..{len(self.g_mults) - 1} (the number of SPADE blocks)")
-        if self.norm not in ("batch", "sync-batch", "instance"):
-            raise ConfigError(f"norm must be 'batch', 'sync-batch' or 'instance', got {self.norm!r}")
-        if self.padding not in ("zeros", "reflect"):
-            raise ConfigError(f"padding must be 'zeros' or 'reflect', got {self.padding!r}")
         if self.padding == "reflect" and min(self.height, self.width) < 2 * max(f, self.d_downsampling // 2):
             raise ConfigError(
                 f"reflect padding needs every stage of G and D to be at least 2 pixels wide: output "
@@ -164,10 +247,9 @@ class ModelConfig:
             raise ConfigError(f"class_colors must be {self.label_nc} RGB triples in 0..255")
         if self.dont_care_id is not None and not 0 <= self.dont_care_id < self.label_nc:
             raise ConfigError(f"dont_care_id {self.dont_care_id} is outside 0..{self.label_nc - 1}")
-        if self.d_backbone and self.d_backbone not in D_BACKBONES:
-            raise ConfigError(f"d_backbone must be '' or one of {list(D_BACKBONES)}, got {self.d_backbone!r}")
         if self.d_backbone and len(self.d_channels) != 5:
-            raise ConfigError(f"a d_backbone has 5 feature scales: d_channels needs 5 entries, got {len(self.d_channels)}")
+            raise ConfigError(f"a d_backbone has 5 feature scales: d_channels needs 5 entries, got "
+                              f"{len(self.d_channels)}")
         if self.z_dim < 0 or (self.noise_3d and self.z_dim == 0):
             raise ConfigError("3D noise needs z_dim > 0")
         if not 0 <= self.noise_pixel_channels <= self.noise_channels:
@@ -257,3 +339,9 @@ class ModelConfig:
         if dataset not in presets:
             raise ConfigError(f"unknown dataset {dataset!r}; choose one of {sorted(presets)}")
         return cls(**presets[dataset], name=f"oasis-{dataset}")
+
+
+@cache
+def _field_types() -> dict[str, Any]:
+    """ModelConfig's field types, resolved once (the annotations are strings until then)."""
+    return get_type_hints(ModelConfig)

@@ -1,11 +1,14 @@
 import json
+import re
+import time
 
+import numpy as np
 import pytest
 import torch
 
 from oasis_core import ConfigError, Discriminator, Generator, ModelConfig
 
-from .conftest import tiny_config
+from .helpers.models import tiny_config
 
 
 def count(m: torch.nn.Module) -> int:
@@ -65,3 +68,60 @@ def test_invalid_configs(changes: dict, message: str) -> None:
 def test_unknown_keys_are_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown config keys"):
         ModelConfig.from_dict({**tiny_config().to_dict(), "bogus": 1})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (dict(height=256.0), "height must be an integer, got 256.0"),
+        (dict(width="48"), "width must be an integer, got '48'"),
+        (dict(label_nc=True), "label_nc must be an integer, got True"),
+        (dict(g_mults="a:"), "g_mults must be a list of integers, got 'a:'"),
+        (dict(g_mults="4421"), "g_mults must be a list of integers"),  # not the stages (4, 4, 2, 1)
+        (dict(d_channels=[8, 8.5, 16]), "d_channels must be a list of integers"),
+        (dict(spectral_norm=1), "spectral_norm must be true or false, got 1"),
+        (dict(noise_3d="false"), "noise_3d must be true or false"),
+        (dict(class_names=[1, 2, 3, 4, 5]), "class_names must be a list of strings"),
+        (dict(class_colors=[[1, 2]] * 5), "class_colors must be a list of lists of 3 integers"),
+        (dict(class_colors=[[1, 2, 3.5]] * 5), "class_colors must be a list of lists of 3 integers"),
+        (dict(dont_care_id="0"), "dont_care_id must be an integer or null, got '0'"),
+        (dict(norm=None), "norm must be one of 'batch', 'sync-batch', 'instance', got None"),
+        (dict(d_backbone="resnet50"), "d_backbone must be one of '', 'efficientnet-lite0'"),
+        (dict(name=["tiny"]), "name must be a string"),
+    ],
+)
+def test_config_json_values_of_the_wrong_type_are_refused(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        ModelConfig.from_json(json.dumps({**tiny_config().to_dict(), **changes}))
+
+
+def test_json_lists_and_numpy_integers_are_stored_as_tuples_and_ints() -> None:
+    data = {**tiny_config().to_dict(), "label_nc": np.int64(5), "g_mults": [4, 4, 2, 1],
+            "class_colors": [[1, 2, 3]] * 5}
+    cfg = ModelConfig.from_dict(data)
+    assert type(cfg.label_nc) is int and cfg.g_mults == (4, 4, 2, 1) and cfg.class_colors == ((1, 2, 3),) * 5
+    assert json.loads(cfg.to_json())["label_nc"] == 5 and hash(cfg) == hash(tiny_config(class_colors=[(1, 2, 3)] * 5))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        # Refused before a name and a colour are made per class (10**8 took minutes, 2**70 never returned).
+        (dict(label_nc=10**8, class_names=[], class_colors=[]), "label_nc must be in 1..65536"),
+        (dict(label_nc=2**70, class_names=[], class_colors=[]), "label_nc must be in 1..65536"),
+        (dict(label_nc=0, class_names=[], class_colors=[]), "label_nc must be in 1..65536"),
+        (dict(height=2**40), "height and width must be at most 16384"),
+        (dict(width=2**14 + 64), "height and width must be at most 16384"),
+    ],
+)
+def test_sizes_beyond_the_bounds_are_refused_at_once(changes: dict, message: str) -> None:
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        ModelConfig.from_json(json.dumps({**tiny_config().to_dict(), **changes}))
+    assert time.perf_counter() - start < 1.0
+
+
+def test_the_largest_sizes_are_models() -> None:
+    cfg = ModelConfig(label_nc=2**16, height=2**14, width=2**14)
+    assert len(cfg.class_names) == len(cfg.class_colors) == 65536
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
