@@ -10,6 +10,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .options import device_type
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -30,16 +32,13 @@ class DistInfo:
 def setup(device: str = "auto") -> DistInfo:
     """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_*).
 
-    NCCL on GPUs, gloo on CPUs. Without torchrun's variables this is a single process.
+    NCCL on GPUs, gloo on CPUs. Without torchrun's variables this is a single process. `device` is a --device value
+    the option checks accepted (training.options.option_problems: they refuse "cuda" where there is no GPU).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise ValueError(f"--device {device!r}: use auto, cpu or cuda")
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise ValueError(f"--device {device} was given, but PyTorch sees no CUDA GPU (CPU-only build or no driver)")
+    use_cuda = device_type(device) == "cuda"
     if use_cuda:
         torch.cuda.set_device(local)
         dev = torch.device("cuda", local)
