@@ -1,8 +1,9 @@
 """Re-make docs/screenshot.png: `python docs/make_screenshot.py [--model DIR_OR_HUB_ID]`.
 
 Without --model it uses the bundled default model when there is one, else an *untrained* test model made here
-(random weights: the picture shows the window, not image quality). The layout is sky over mountains over a
-lake with grass and a tree, in the Stanford Background classes ("landscapes").
+(the library's initial weights, whose result is a flat grey: the picture shows the window, not image quality).
+The layout is sky over mountains over a lake with grass and a tree, in the Stanford Background classes
+("landscapes").
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oasis_core import (
+from oasis_core import (  # noqa: E402  (needs the sys.path entry above when run from a checkout)
     ModelConfig,
     OasisModel,
     bundled_models,
@@ -44,8 +45,6 @@ COLORS = (
 def test_model(folder: Path) -> Path:
     import torch
 
-    from tests.conftest import realistic_weights
-
     cfg = ModelConfig(
         label_nc=8,
         height=192,
@@ -61,7 +60,7 @@ def test_model(folder: Path) -> Path:
         name="untrained test model",
     )
     torch.manual_seed(0)
-    realistic_weights(OasisModel(cfg)).save_pretrained(folder)
+    OasisModel(cfg).save_pretrained(folder)
     return folder
 
 

@@ -1,6 +1,8 @@
-"""Shared fixtures: tiny models (a few thousand parameters) that run in milliseconds on a CPU."""
+"""Shared fixtures: tiny models (a few thousand parameters) that run in milliseconds on a CPU, and the app on one.
 
-# ruff: noqa: E402, I001  (the environment must be set before Qt or the Hub client is imported)
+Plain helpers live in tests/helpers, imported by name."""
+
+# ruff: noqa: E402  (the environment must be set before Qt or the Hub client is imported)
 import atexit
 import os
 import shutil
@@ -12,64 +14,19 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="oasis-tests-torch-home-")
 atexit.register(shutil.rmtree, os.environ["TORCH_HOME"], ignore_errors=True)
 
+from pathlib import Path
+
 import pytest
 import torch
-from torch import nn
+from PySide6.QtWidgets import QMessageBox
 
-import torch.nn.functional as F
+from app.main_window import MainWindow
+from oasis_core import ModelConfig, OasisModel
 
-from oasis_core import Generator, ModelConfig, OasisModel, noise
-from oasis_core.labels import random_layout
+from .helpers.app import Dialogs, make_window
+from .helpers.models import realistic_weights, tiny_config
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
-
-
-def tiny_config(**overrides) -> ModelConfig:
-    base = dict(
-        label_nc=5,
-        height=32,
-        width=48,
-        z_dim=8,
-        channels_g=4,
-        g_mults=(4, 4, 2, 1),  # upsampling 4: stages 8x12, 16x24, 32x48
-        spade_hidden=8,
-        d_channels=(8, 8, 16),
-        d_last_channels=8,
-        class_names=("sky", "tree", "grass", "water", "rock"),
-        name="tiny",
-    )
-    base.update(overrides)
-    return ModelConfig(**base)
-
-
-def realistic_weights(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Unit-scale weights and batch-norm statistics of a real batch, in eval mode.
-
-    The paper's init (xavier, gain 0.02) gives images of ~0, which would hide any difference.
-    """
-    g = torch.Generator().manual_seed(seed)
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d):
-            w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-            # Modulations kept small so that the image stays out of tanh's saturation.
-            gain = 0.3 if name.endswith(("gamma", "beta", "to_rgb")) else 1.0
-            w.data.normal_(0, 1, generator=g).mul_(gain / w[0].numel() ** 0.5)
-            if m.bias is not None:
-                m.bias.data.normal_(0, 0.05, generator=g)
-    generators = [m for m in model.modules() if isinstance(m, Generator)]
-    for gen in generators:
-        cfg = gen.config
-        for bn in gen.modules():
-            if isinstance(bn, nn.modules.batchnorm._BatchNorm):
-                bn.reset_running_stats()
-                bn.momentum = None  # cumulative average: one batch gives exactly its statistics
-        labels = torch.from_numpy(random_layout(cfg.height, cfg.width, list(range(cfg.label_nc)), seed=seed))
-        onehot = F.one_hot(labels[None].repeat(2, 1, 1), cfg.label_nc).permute(0, 3, 1, 2).float()
-        z = noise.sample([seed, seed + 1], cfg.z_dim, cfg.height, cfg.width) if cfg.noise_3d else None
-        gen.train()
-        with torch.no_grad():
-            gen(onehot, z)
-    return model.eval()
 
 
 @pytest.fixture(autouse=True)
@@ -89,10 +46,42 @@ def model(config: ModelConfig) -> OasisModel:
     return realistic_weights(OasisModel(config))
 
 
-def assert_same_function(out: torch.Tensor, ref: torch.Tensor) -> None:
-    """Equal up to float reassociation. He-initialised nets amplify rounding at ReLU kinks, so a rare
-    pixel may differ by ~1e-2: bound the mean and the 99.9th percentile tightly and the maximum loosely."""
-    diff = (out - ref).abs().flatten()
-    assert diff.mean() < 1e-4, diff.mean()
-    assert diff.quantile(0.999) < 1e-3, diff.quantile(0.999)
-    assert diff.max() < 0.05, diff.max()
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model saved as a model folder, with a model card."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    realistic_weights(OasisModel(tiny_config())).save_pretrained(path)
+    (path / "README.md").write_text("# Tiny test model\n\nA model card for the About box.\n")
+    return path
+
+
+@pytest.fixture
+def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("OASIS_STUDIO_DATA", str(data))
+    return data
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch, isolated_data: Path) -> Dialogs:
+    rec = Dialogs()
+
+    def fake(kind: str):
+        def show(parent, title, text, *args, **kwargs):
+            rec.shown.append((kind, title, text))
+            return rec.answer if kind == "question" else QMessageBox.StandardButton.Ok
+
+        return staticmethod(show)
+
+    for kind in ("critical", "warning", "information", "question"):
+        monkeypatch.setattr(QMessageBox, kind, fake(kind))
+    return rec
+
+
+@pytest.fixture
+def studio(qtbot, model_dir: Path, dialogs: Dialogs) -> MainWindow:
+    """The main window on the tiny model, with message boxes recorded and data in a temporary folder."""
+    window = make_window(qtbot, model_dir)
+    window.show()
+    return window

@@ -22,9 +22,8 @@ from app.main_window import MainWindow
 from app.settings import device_settings, recovery_path, save_device_settings
 from oasis_core import OasisModel, palette_image, random_layout, save_label_png
 
-from .conftest import tiny_config
-from .test_app_support import *
-from .test_app_support import make_window, wait_image
+from .helpers.app import make_window, wait_image
+from .helpers.models import tiny_config
 
 
 def painted(window) -> np.ndarray:

@@ -16,9 +16,8 @@ from app.interpolation import FRAME_CHUNK, FRAME_COUNT
 from oasis_core import OasisModel, Synthesizer
 from oasis_core import noise as noise_ops
 
-from .test_app_support import *
-from .conftest import realistic_weights, tiny_config
-from .test_app_support import SlowSynth, collecting_factory, make_window, set_interp_ends, wait_image
+from .helpers.app import SlowSynth, collecting_factory, make_window, set_interp_ends, wait_image
+from .helpers.models import realistic_weights, tiny_config
 
 
 def test_generate_shows_an_image(studio, qtbot) -> None:

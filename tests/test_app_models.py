@@ -21,9 +21,8 @@ from app.main_window import MainWindow
 from app.settings import device_settings, recovery_path, save_device_settings
 from oasis_core import OasisModel, load_model, random_layout
 
-from .conftest import realistic_weights, tiny_config
-from .test_app_support import *
-from .test_app_support import SlowSynth, collecting_factory, make_window, wait_image
+from .helpers.app import SlowSynth, collecting_factory, make_window, wait_image
+from .helpers.models import realistic_weights, tiny_config
 
 Yes, No, Discard, Cancel = (
     QMessageBox.StandardButton.Yes,

@@ -12,7 +12,7 @@ from app.canvas import MAX_SCALE, MIN_SCALE, ZOOM_STEP, CanvasView, Tool, ToolSt
 from app.document import UNDO_LIMIT, Document
 from app.painting import brush_stamp, polygon_mask
 
-from .conftest import tiny_config
+from .helpers.models import tiny_config
 
 
 @pytest.fixture

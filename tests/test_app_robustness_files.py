@@ -21,9 +21,8 @@ from app.main_window import MainWindow
 from app.settings import MAX_RECENT, recent_files, recovery_path
 from oasis_core import colorize, colors_to_labels, random_layout, save_label_png
 
-from .conftest import tiny_config
-from .test_app_support import *
-from .test_app_support import make_window
+from .helpers.app import make_window
+from .helpers.models import tiny_config
 
 
 def displayed_extent(view: CanvasView) -> tuple[QPoint, QPoint]:

@@ -22,9 +22,8 @@ from app.interpolation import FRAME_COUNT
 from oasis_core import OasisModel, colorize, load_model, random_layout
 from oasis_core import noise as noise_ops
 
-from .conftest import realistic_weights, tiny_config
-from .test_app_support import *
-from .test_app_support import make_window, set_interp_ends, wait_image
+from .helpers.app import make_window, set_interp_ends, wait_image
+from .helpers.models import realistic_weights, tiny_config
 
 Yes, No = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
 

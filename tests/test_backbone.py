@@ -15,8 +15,8 @@ from oasis_core.discriminator import Discriminator
 from training.pretrained import PretrainedWeightsError, load_lite, pretrained_lite
 from training.trainer import Trainer
 
-from .conftest import tiny_config
-from .test_training import CPU, tiny
+from .helpers.models import tiny_config
+from .helpers.runs import CPU, tiny
 
 BACKBONE = {
     "d_backbone": "efficientnet-lite0",

@@ -14,7 +14,7 @@ import torch
 
 from oasis_core import OasisModel, bundled_models
 
-from .conftest import tiny_config
+from .helpers.models import tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE_LIMIT_MB = 900  # MiB, as `du -sm` counts

@@ -64,7 +64,7 @@ def test_segment_on_gpu(model: OasisModel) -> None:
 
 
 def test_training_step_on_gpu(tmp_path) -> None:
-    from tests.test_training import flat_state, tiny
+    from tests.helpers.runs import flat_state, tiny
     from training.distributed import DistInfo
     from training.trainer import Trainer
 
@@ -83,7 +83,7 @@ def test_training_step_on_gpu(tmp_path) -> None:
 @pytest.mark.parametrize("mode", ["image", "region", "pixel"])
 def test_training_noise_is_the_same_on_gpu_and_cpu(tmp_path, mode: str) -> None:
     """The trainer draws noise values on the CPU generator and builds the map on the device: same values."""
-    from tests.test_training import CPU, tiny
+    from tests.helpers.runs import CPU, tiny
     from training.distributed import DistInfo
     from training.trainer import Trainer
 

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 from oasis_core import OasisModel
-from tests.conftest import realistic_weights, tiny_config
-from tests.test_training import make_dataset
+from tests.helpers.data import make_dataset
+from tests.helpers.models import realistic_weights, tiny_config
 from training.evaluation import inception
 from training.evaluation.cli import main as eval_main
 from training.evaluation.evaluate import contact_indices

@@ -18,9 +18,8 @@ from app.examples import examples_for
 from oasis_core import ModelConfig, OasisModel, colorize, read_label_png
 from training.data import dataset_info
 
-from .conftest import tiny_config
-from .test_app_support import *
-from .test_app_support import make_window
+from .helpers.app import make_window
+from .helpers.models import tiny_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assets" / "examples"

@@ -12,7 +12,7 @@ from oasis_core.labels import random_layout
 from oasis_core.layers import SPADE, SPADEResBlock
 from oasis_core.sparse import SparseModulations
 
-from .conftest import realistic_weights, tiny_config
+from .helpers.models import realistic_weights, tiny_config
 
 # Plain attributes of a block that its parts state otherwise: a learned shortcut is a third conv, the kind of
 # modulation is which hidden convs there are. A new one (a slope, a flag) is something the fast path must learn.

@@ -41,7 +41,7 @@ from oasis_core import (
 from oasis_core import model as model_files
 from oasis_core.labels import open_image, random_layout
 
-from .conftest import realistic_weights, tiny_config
+from .helpers.models import realistic_weights, tiny_config
 
 EXAMPLES = [pytest.param(30, id="default"), pytest.param(1000, id="long", marks=pytest.mark.slow)]
 

@@ -12,7 +12,7 @@ from oasis_core import ModelFileError, OasisModel, Synthesizer, default_model, l
 from oasis_core.labels import random_layout
 from oasis_core.model import bundled_models
 
-from .conftest import tiny_config
+from .helpers.models import tiny_config
 
 
 def render(model: OasisModel) -> np.ndarray:

@@ -7,7 +7,7 @@ from oasis_core import Discriminator, FastGenerator, Generator, ModelConfig, noi
 from oasis_core.labels import random_layout
 from oasis_core.layers import conv
 
-from .conftest import assert_same_function, realistic_weights, tiny_config
+from .helpers.models import assert_same_function, realistic_weights, tiny_config
 
 
 def onehot(labels: torch.Tensor, n: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ from oasis_core import ModelFileError, Synthesizer, import_official
 from oasis_core.config import ModelConfig
 from oasis_core.labels import random_layout
 
-from .conftest import tiny_config
+from .helpers.models import tiny_config
 
 
 def old_sn(cout: int, cin: int, k: int, bias: bool, gen: torch.Generator) -> dict[str, torch.Tensor]:

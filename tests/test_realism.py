@@ -14,8 +14,8 @@ from training.evaluation.protocol import layout_and_photo
 from training.evaluation.realism import PhotoToLayout, Realism, half_resolution
 from training.evaluation.report import markdown_report
 
-from .conftest import realistic_weights, tiny_config
-from .test_training import make_dataset
+from .helpers.data import make_dataset
+from .helpers.models import realistic_weights, tiny_config
 
 
 def test_half_resolution_blurs_detail_and_keeps_flat_areas() -> None:

@@ -19,7 +19,7 @@ from oasis_core import model as model_files
 from oasis_core.cli import main as generate_main
 from oasis_core.labels import random_layout, read_label_png
 
-from .conftest import realistic_weights, tiny_config
+from .helpers.models import realistic_weights, tiny_config
 
 
 @pytest.fixture

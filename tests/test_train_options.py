@@ -19,7 +19,8 @@ from training.export import export
 from training.options import TrainConfig, build_parser
 from training.trainer import Trainer
 
-from .test_training import COLORS, CPU, TINY_ARGS, make_dataset, tiny
+from .helpers.data import COLORS, make_dataset
+from .helpers.runs import CPU, TINY_ARGS, tiny
 
 # A run folder's config.json as oasis-train wrote it before the model options were derived from ModelConfig
 # (tiny model of tests/test_training.py; DATA and RUNS are filled in).

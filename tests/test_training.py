@@ -18,54 +18,10 @@ from training.distributed import DistInfo
 from training.errors import TrainingError
 from training.export import export
 from training.loader import EpochBatches
-from training.options import TrainConfig
 from training.trainer import Trainer
 
-CPU = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-COLORS = [(70, 130, 180), (34, 139, 34), (128, 128, 128), (0, 0, 200)]
-
-
-def make_dataset(root: Path, n: int = 6, size: tuple[int, int] = (40, 56)) -> Path:
-    """Layouts of 3-4 bands; each class has its own colour plus noise, so there is something to learn."""
-    rng = np.random.default_rng(0)
-    (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
-    h, w = size
-    for i in range(n):
-        labels = np.zeros((h, w), np.uint8)
-        cuts = np.sort(rng.integers(4, h - 4, 2))
-        labels[cuts[0] :] = 1
-        labels[cuts[1] :] = 2
-        left = labels[:, : rng.integers(5, w // 2)]  # a view: water on the left of the road band
-        left[left == 2] = 3
-        img = np.asarray(COLORS, np.float32)[labels] + rng.normal(0, 12, (h, w, 3))
-        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(root / "images" / f"im{i}.jpg", quality=95)
-        Image.fromarray(labels).save(root / "labels" / f"im{i}.png")
-    (root / "classes.json").write_text(json.dumps({"names": ["sky", "tree", "road", "water"], "colors": COLORS}))
-    return root
-
-
-def tiny(tmp_path: Path, **overrides) -> TrainConfig:
-    values = dict(
-        dataset="folder",
-        dataroot=str(tmp_path / "data" if (tmp_path / "data").exists() else make_dataset(tmp_path / "data")),
-        name="tiny", runs_dir=str(tmp_path / "runs"), height=32, width=48, z_dim=8, channels_g=4, g_mults=(4, 4, 2, 1),
-        spade_hidden=8, d_channels=(8, 8, 16), d_last_channels=8, batch_size=2, max_iters=4, num_workers=0,
-        log_every=1, sample_every=2, checkpoint_every=2, ema_decay=0.9, ema_bn_batches=2, deterministic=True,
-        norm="batch",
-    )
-    values.update(overrides)
-    return TrainConfig.from_dict(values)
-
-
-def flat_state(t: Trainer) -> dict[str, torch.Tensor]:
-    out = {}
-    for name, sd in (("G", t.G.state_dict()), ("D", t.D.state_dict()), ("EMA", t.EMA.state_dict())):
-        out.update({f"{name}.{k}": v for k, v in sd.items()})
-    for name, opt in (("optG", t.opt_G), ("optD", t.opt_D)):
-        for pid, st in opt.state_dict()["state"].items():
-            out.update({f"{name}.{pid}.{k}": v for k, v in st.items() if torch.is_tensor(v)})
-    return out
+from .helpers.data import COLORS, make_dataset
+from .helpers.runs import CPU, TINY_ARGS, flat_state, tiny
 
 
 def test_one_step_changes_weights_and_losses_are_finite(tmp_path: Path) -> None:
@@ -166,12 +122,6 @@ def test_ablations_train(tmp_path: Path, overrides: dict) -> None:
     img = Synthesizer(load_model(tmp_path / "model"), device="cpu").generate(np.zeros((32, 48), np.int64), seed=0)
     assert img.shape == (32, 48, 3)
     assert model.config.noise_3d == overrides.get("noise_3d", True)
-
-
-# tiny()'s model and batch on the command line
-TINY_ARGS = ["--height", "32", "--width", "48", "--z-dim", "8", "--channels-g", "4", "--g-mults", "4,4,2,1",
-             "--spade-hidden", "8", "--d-channels", "8,8,16", "--d-last-channels", "8", "--batch-size", "2",
-             "--num-workers", "0"]
 
 
 def test_cli_dry_run_train_and_export(tmp_path: Path, capsys) -> None:

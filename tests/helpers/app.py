@@ -1,4 +1,4 @@
-"""Shared fixtures and test doubles of the app tests (no tests here). Import with `from .test_app_support import *`."""
+"""Test doubles and waits of the app tests."""
 
 from __future__ import annotations
 
@@ -7,30 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 from PySide6.QtWidgets import QMessageBox
 
 from app.controller import Controller
 from app.main_window import MainWindow
 from oasis_core import OasisModel, Synthesizer
-
-from .conftest import realistic_weights, tiny_config
-
-__all__ = [
-    "Dialogs", "SlowSynth", "collecting_factory", "dialogs", "isolated_data", "make_window", "model_dir",
-    "set_interp_ends", "studio", "wait_image",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny model saved as a model folder, with a model card."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("models") / "tiny"
-    realistic_weights(OasisModel(tiny_config())).save_pretrained(path)
-    (path / "README.md").write_text("# Tiny test model\n\nA model card for the About box.\n")
-    return path
 
 
 class Dialogs:
@@ -42,29 +23,6 @@ class Dialogs:
 
     def kinds(self, kind: str) -> list[tuple[str, str, str]]:
         return [s for s in self.shown if s[0] == kind]
-
-
-@pytest.fixture
-def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data = tmp_path / "data"
-    monkeypatch.setenv("OASIS_STUDIO_DATA", str(data))
-    return data
-
-
-@pytest.fixture
-def dialogs(monkeypatch: pytest.MonkeyPatch, isolated_data: Path) -> Dialogs:
-    rec = Dialogs()
-
-    def fake(kind: str):
-        def show(parent, title, text, *args, **kwargs):
-            rec.shown.append((kind, title, text))
-            return rec.answer if kind == "question" else QMessageBox.StandardButton.Ok
-
-        return staticmethod(show)
-
-    for kind in ("critical", "warning", "information", "question"):
-        monkeypatch.setattr(QMessageBox, kind, fake(kind))
-    return rec
 
 
 class SlowSynth:
@@ -122,14 +80,6 @@ def make_window(
     qtbot.addWidget(window)
     window.start(str(model_dir), check_recovery=check_recovery)
     qtbot.waitUntil(lambda: window.controller.model is not None, timeout=20000)
-    return window
-
-
-@pytest.fixture
-def studio(qtbot, model_dir: Path, dialogs: Dialogs) -> MainWindow:
-    """The main window on the tiny model, with message boxes recorded and data in a temporary folder."""
-    window = make_window(qtbot, model_dir)
-    window.show()
     return window
 
 
