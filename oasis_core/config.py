@@ -167,8 +167,8 @@ class ModelConfig:
     # Zeros (paper) tell the networks where the image border is; small models trained briefly turn that into stripes
     # parallel to the borders. Reflection carries no such signal.
     padding: Padding = field(default="zeros", metadata={
-        "help": "padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw stripes "
-                "from)"})
+        "help": "padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw "
+                "stripes from)"})
     noise_3d: bool = field(default=True, metadata={"help": "3D noise input to G (paper: on)"})
     # Inside a region of one class, image-level noise and labels are constant, so a small generator's only source of
     # texture is the region's edges: it draws lines parallel to them. Per-pixel channels give it one.

@@ -70,6 +70,7 @@ def open_image(fp: str | os.PathLike[str] | IO[bytes], what: str = "image") -> I
             size = f"{im.width} x {im.height} pixels"
     except Image.DecompressionBombError as e:  # not an OSError: beyond twice the limit, PIL refuses to open
         found = re.search(r"\((\d+) pixels\)", str(e))
+        assert limit is not None  # PIL raises it only under a limit
         size = f"{found.group(1)} pixels" if found else f"more than {2 * limit} pixels"
     except (OSError, SyntaxError, ValueError) as e:
         raise LabelError(f"not a readable {what} ({e})") from e

@@ -88,7 +88,7 @@ def _as_mask(mask: torch.Tensor | np.ndarray, noise: torch.Tensor) -> torch.Tens
     if m.dim() != 3 or m.shape[0] not in (1, noise.shape[0]):
         raise ValueError(f"mask must be (H, W) or (B, H, W) for {noise.shape[0]} noise fields, got {tuple(m.shape)}")
     if tuple(m.shape[1:]) != tuple(noise.shape[2:]):
-        m = resize_nearest(m, tuple(noise.shape[2:]))
+        m = resize_nearest(m, (noise.shape[2], noise.shape[3]))
     return m[:, None].to(noise.device)  # (B|1, 1, H, W)
 
 
@@ -166,7 +166,7 @@ def interpolate(
         raise ValueError("interpolate takes single noise fields; pass several t for a batch")
     check_finite(a4, "noise field a")
     check_finite(b4, "noise field b")
-    ts = [float(x) for x in t] if np.ndim(t) else [float(t)]  # also NumPy and 0-d tensor scalars
+    ts = [float(x) for x in np.atleast_1d(t)]  # also NumPy and 0-d tensor scalars
     if outside := [x for x in ts if not 0.0 <= x <= 1.0]:  # NaN too; beyond, fields grow without bound
         raise ValueError(f"interpolation positions must be in 0..1, got {outside}")
     frames = []

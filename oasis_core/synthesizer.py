@@ -106,7 +106,8 @@ class Synthesizer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest conv algorithms
         gen = FastGenerator(self.model.generator, label_mode=label_mode, sparse=sparse)
-        gen = gen.to(self.device, dtype).to(memory_format=torch.channels_last)
+        # Module.to takes memory_format, though torch's stubs do not say so (hence the ignores).
+        gen = gen.to(self.device, dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self._generator: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor] = gen
         if compile:  # inductor's own CUDA graphs; minutes of compilation, so opt-in only
             self._generator = torch.compile(gen, mode="reduce-overhead", dynamic=False)
@@ -119,7 +120,8 @@ class Synthesizer:
             disc = Discriminator(self.config).eval()
             disc.load_state_dict(self.model.discriminator.state_dict())
             fold_spectral_norm(disc)
-            self._discriminator = disc.to(self.device, dtype).to(memory_format=torch.channels_last)
+            disc = disc.to(self.device, dtype)
+            self._discriminator = disc.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     # ---- properties ------------------------------------------------------------------------------
     @property
@@ -183,7 +185,8 @@ class Synthesizer:
             frames.append(((img.float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
         out = torch.cat(frames).numpy()
         if (in_h, in_w) != self.size:
-            out = np.stack([np.asarray(Image.fromarray(f).resize((in_w, in_h), Image.BICUBIC)) for f in out])
+            bicubic = Image.Resampling.BICUBIC
+            out = np.stack([np.asarray(Image.fromarray(f).resize((in_w, in_h), bicubic)) for f in out])
         return out
 
     def _on_device(self, z: torch.Tensor) -> torch.Tensor:
@@ -227,7 +230,7 @@ class Synthesizer:
         rgb = image_to_rgb(image)
         in_h, in_w = rgb.shape[:2]
         h, w = self.size
-        resized = np.array(Image.fromarray(rgb).resize((w, h), Image.BICUBIC))
+        resized = np.array(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC))
         x = torch.from_numpy(resized).permute(2, 0, 1)[None].float().div(127.5).sub(1)
         x = x.to(self.device, _DTYPES[self.precision]).contiguous(memory_format=torch.channels_last)
         logits = self._discriminator(x)[:, 1:].float()  # drop the "fake" channel
