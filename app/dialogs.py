@@ -1,15 +1,22 @@
-"""Small dialogs: settings (device, precision), the shortcut list and About with the model card."""
+"""Small dialogs: settings (device, precision), the shortcut list, About with the model card, the choice of a model
+to load, and the window's questions."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QInputDialog,
+    QMessageBox,
+    QProgressDialog,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -18,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from .controller import ModelInfo
-from .model_sources import describe_source
+from .model_sources import describe_source, official_source
 from .settings import DEVICES, PRECISIONS
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^---[ \t]*(\r?\n|\Z)", re.DOTALL | re.MULTILINE)  # Hub metadata
@@ -105,4 +112,51 @@ def about_dialog(info: ModelInfo | None, parent: QWidget | None = None) -> QDial
     buttons.rejected.connect(dlg.reject)
     layout.addWidget(buttons)
     dlg.resize(560, 480)
+    return dlg
+
+
+def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    return QMessageBox.question(parent, title, text, yes | no) == yes
+
+
+# ---- models to load: a model source (see `model_sources`), "" when cancelled --------------------------------------
+def ask_model_folder(parent: QWidget) -> str:
+    return QFileDialog.getExistingDirectory(parent, "Open model folder (config.json + model.safetensors)")
+
+
+def ask_hub_id(parent: QWidget) -> str:
+    repo, ok = QInputDialog.getText(parent, "Load from Hugging Face Hub", "Repository id (owner/name):")
+    return repo.strip() if ok else ""
+
+
+def ask_official_checkpoint(parent: QWidget) -> str:
+    """The authors' generator checkpoint, its dataset and optionally its discriminator."""
+    gen, _ = QFileDialog.getOpenFileName(
+        parent,
+        "Official generator checkpoint (*_EMA.pth or *_G.pth)",
+        filter="PyTorch checkpoints (*.pth *.pt);;All files (*)",
+    )
+    if not gen:
+        return ""
+    dataset, ok = QInputDialog.getItem(
+        parent, "Import checkpoint", "Dataset of the checkpoint:", ["ade20k", "cityscapes", "coco-stuff"], 0, False
+    )
+    if not ok:
+        return ""
+    disc, _ = QFileDialog.getOpenFileName(
+        parent,
+        "Optional: discriminator checkpoint (*_D.pth) for photo to layout; cancel to skip",
+        str(Path(gen).parent),
+        "PyTorch checkpoints (*.pth *.pt)",
+    )
+    return official_source(gen, dataset, disc or None)
+
+
+def load_progress(source: str, parent: QWidget) -> QProgressDialog:
+    """Shown while a model the user asked for loads; its Cancel abandons the load."""
+    dlg = QProgressDialog(f"Loading {describe_source(source)}…", "Cancel", 0, 0, parent)
+    dlg.setWindowTitle("Loading model")
+    dlg.setWindowModality(Qt.WindowModality.WindowModal)
+    dlg.setMinimumDuration(0)
     return dlg

@@ -1,4 +1,5 @@
-"""The main window: lays out the widgets, wires actions to the controller, shows dialogs. No model logic."""
+"""The main window: lays out the widgets, wires them and the actions (`actions`) to the controller, and runs the
+file and model flows with their dialogs. No model logic."""
 
 from __future__ import annotations
 
@@ -6,15 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDockWidget,
     QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -29,45 +27,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from oasis_core import bundled_models, default_model
+from oasis_core import default_model
 
 from . import project
+from .actions import Actions
 from .autosave import AUTOSAVE_MS, Autosaver, recovery_model_source, recovery_project_path
-from .canvas import ZOOM_STEP, CanvasView, Tool, ToolState
+from .canvas import CanvasView, ToolState
 from .controller import MAX_UI_SEED, Controller, ModelInfo
-from .dialogs import SettingsDialog, about_dialog, shortcuts_dialog
+from .dialogs import SettingsDialog, ask_hub_id, ask_model_folder, ask_official_checkpoint, ask_yes_no, load_progress
 from .document import Document
-from .examples import Example, examples_for
+from .examples import Example
 from .interpolation import FRAME_COUNT
-from .model_sources import default_source, describe_source, model_loader, official_source
-from .palette import NUMBER_KEYS, PaletteWidget
-from .settings import (
-    add_recent_file,
-    clear_recent_files,
-    device_settings,
-    recent_files,
-    recovery_path,
-    remove_recent_file,
-    save_device_settings,
-)
-from .views import HistoryStrip, InterpolationPanel, ResultView
+from .model_sources import default_source, describe_source, model_loader
+from .palette import PaletteWidget
+from .settings import add_recent_file, device_settings, recovery_path, remove_recent_file, save_device_settings
+from .views import BrushBar, HistoryStrip, InterpolationPanel, ResultView
 
 LABEL_FILTER = "Label maps (*.png);;All files (*)"
 PROJECT_FILTER = f"OASIS Studio projects (*{project.SUFFIX})"
 IMAGE_FILTER = "PNG image (*.png);;JPEG image (*.jpg *.jpeg)"
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff);;All files (*)"
-
-TOOL_KEYS = {
-    Tool.BRUSH: ("&Brush", "B", "Paint the selected class (round or square tip, [ and ] change the size)"),
-    Tool.ERASER: ("&Eraser", "E", "Paint the background class (right-click a class: use as eraser background)"),
-    Tool.FILL: ("&Fill", "G", "Fill the clicked region (or every pixel of its class) with the selected class"),
-    Tool.EYEDROPPER: ("Eye&dropper", "I", "Pick the class under the cursor"),
-    Tool.LINE: ("&Line", "U", "Drag a straight line with the brush tip"),
-    Tool.RECT: ("&Rectangle", "R", "Drag a filled rectangle"),
-    Tool.SELECT_RECT: ("Rectangle &selection", "M", "Select a rectangle (for re-rolling or local interpolation)"),
-    Tool.LASSO: ("L&asso selection", "L", "Select a free-hand region"),
-    Tool.PAN: ("&Hand", "H", "Drag to pan (the middle mouse button pans with any tool)"),
-}
 
 
 class MainWindow(QMainWindow):
@@ -88,8 +67,9 @@ class MainWindow(QMainWindow):
         self._progress: QProgressDialog | None = None
         self._interactive_load = False  # failures of loads the user asked for get a dialog
         self._build_widgets()
-        self._build_actions()
-        self._build_toolbars_and_menus()
+        self.act = Actions(self)
+        self._build_toolbars()
+        self.act.add_menus(self.menuBar())
         self._connect()
         self.autosaver = (
             None
@@ -151,188 +131,32 @@ class MainWindow(QMainWindow):
         for w in (self.working, self.model_label, self.device_label, self.latency_label):
             sb.addPermanentWidget(w)
 
-    def _action(
-        self,
-        text: str,
-        slot: Callable[..., Any],
-        keys: str | list[str] | None = None,
-        tip: str = "",
-        checkable: bool = False,
-    ) -> QAction:
-        a = QAction(text, self)
-        if keys:
-            a.setShortcuts([QKeySequence(k) for k in ([keys] if isinstance(keys, str) else keys)])
-        if tip:
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-        a.setCheckable(checkable)
-        (a.toggled if checkable else a.triggered).connect(slot)
-        self.addAction(a)  # shortcuts work wherever the focus is in the window
-        return a
-
-    def _build_actions(self) -> None:
-        A = self._action
-        c = self.controller
-        self.a_open_labels = A("&Open Layout…", self.open_labels_dialog, "Ctrl+O", "Open a label map PNG")
-        self.a_save_labels = A(
-            "Save &Layout As…",
-            self.save_labels_dialog,
-            "Ctrl+Shift+L",
-            "Save the layout as an index PNG with the palette",
-        )
-        self.a_open_project = A("Open &Project…", self.open_project_dialog, "Ctrl+Shift+O")
-        self.a_save_project = A(
-            "&Save Project", self.save_project_action, "Ctrl+S", "Save the layout, noise, seed and image (.oasis)"
-        )
-        self.a_save_project_as = A("Save Project &As…", self.save_project_dialog, "Ctrl+Shift+S")
-        self.a_export = A("&Export Image…", self.export_image_dialog, "Ctrl+E", "Save the result as PNG or JPEG")
-        self.a_photo = A(
-            "P&hoto to Layout…",
-            self.photo_dialog,
-            "Ctrl+Shift+P",
-            "Segment a photo with the model's discriminator into an editable layout",
-        )
-        self.a_quit = A("&Quit", self.close, "Ctrl+Q")
-        self.a_undo = A("&Undo", lambda: self.doc and self.doc.undo(), "Ctrl+Z")
-        self.a_redo = A("&Redo", lambda: self.doc and self.doc.redo(), ["Ctrl+Shift+Z", "Ctrl+Y"])
-        self.a_select_all = A("Select &All", lambda: self._select(lambda s: np.ones(s, bool)), "Ctrl+A")
-        self.a_select_none = A(
-            "Select &None", lambda: self.doc and self.doc.set_selection(None), ["Ctrl+D", "Ctrl+Shift+A"]
-        )
-        self.a_invert = A("&Invert Selection", self._invert_selection, "Ctrl+I")
-        self.a_generate = A(
-            "&Generate", c.generate, ["Ctrl+Return", "Ctrl+Enter"], "Generate an image from the layout (Ctrl+Enter)"
-        )
-        self.a_live = A("&Live", c.set_live, "Ctrl+L", "Regenerate shortly after every edit", checkable=True)
-        self.a_lock = A(
-            "Lock &Noise",
-            self._set_lock,
-            None,
-            "Keep the noise while painting so only the layout changes; unlocked, painted areas get new noise",
-            checkable=True,
-        )
-        self.a_lock.setChecked(True)
-        self.a_variation = A("New &Variation", lambda: c.new_variation(), "Ctrl+R", "Re-roll the noise everywhere")
-        self.a_reroll_sel = A(
-            "Re-roll &Selection",
-            self.reroll_selection,
-            "Ctrl+Shift+R",
-            "New noise only inside the selection; everything else stays",
-        )
-        self.a_reroll_class = A(
-            "Re-roll &Class",
-            self.reroll_current_class,
-            "Ctrl+Alt+R",
-            "New noise only on the pixels of the selected class",
-        )
-        self.a_zoom_in = A("Zoom &In", lambda: self.canvas.zoom(ZOOM_STEP), ["Ctrl++", "Ctrl+="])
-        self.a_zoom_out = A("Zoom &Out", lambda: self.canvas.zoom(1 / ZOOM_STEP), "Ctrl+-")
-        self.a_fit = A("&Fit", self.canvas.fit, "Ctrl+0")
-        self.a_overlay = A("&Overlay", self._overlay_toggled, "O", "Show the layout over the result", True)
-        self.a_smaller = A("Smaller Brush", lambda: self._resize_brush(-1), "[")
-        self.a_bigger = A("Bigger Brush", lambda: self._resize_brush(1), "]")
-        self.a_open_model = A(
-            "Open &Model Folder…", self.open_model_dialog, None, "A folder with config.json and model.safetensors"
-        )
-        self.a_hub = A("Load from &Hub…", self.hub_dialog, None, "Download (or take from the cache) a Hub model")
-        self.a_import = A(
-            "&Import Official Checkpoint…",
-            self.import_dialog,
-            None,
-            "Convert the authors' *_EMA.pth / *_G.pth checkpoints (tensors only, no code is run)",
-        )
-        self.a_settings = A("&Settings…", self.settings_dialog, "Ctrl+,")
-        self.a_shortcuts = A("&Keyboard Shortcuts", lambda: shortcuts_dialog(self.actions(), self).exec(), "F1")
-        self.a_about = A("&About / Model Card", lambda: about_dialog(self.controller.model, self).exec())
-        self.tool_group = QActionGroup(self)
-        self.tool_actions: dict[Tool, QAction] = {}
-        for tool, (text, key, tip) in TOOL_KEYS.items():
-            a = A(text, lambda on, t=tool: on and self.tools.update(tool=t), key, f"{tip} ({key})", True)
-            a.setData(tool.value)
-            self.tool_group.addAction(a)
-            self.tool_actions[tool] = a
-        self.tool_actions[Tool.BRUSH].setChecked(True)
-        self.class_actions = [
-            A(f"Class {n + 1}", lambda _=False, n=n: self._pick_nth_class(n), str(n + 1)) for n in range(NUMBER_KEYS)
-        ]
-
-    def _build_toolbars_and_menus(self) -> None:
+    def _build_toolbars(self) -> None:
         tb = self.addToolBar("Tools")
         tb.setObjectName("tools")
-        tb.addActions(list(self.tool_actions.values()))
-        tb = self.addToolBar("Brush")
-        tb.setObjectName("brush")
-        self.size_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=128, maximumWidth=140)
-        self.size_slider.setValue(self.tools.size)
-        self.size_slider.setToolTip("Brush size in pixels ([ and ])")
-        self.size_spin = QSpinBox(minimum=1, maximum=256, value=self.tools.size)
-        self.tip_combo = QComboBox()
-        self.tip_combo.addItems(["Round", "Square"])
-        self.tip_combo.setToolTip("Brush tip")
-        self.fill_combo = QComboBox()
-        self.fill_combo.addItems(["Fill region", "Fill whole class"])
-        self.fill_combo.setToolTip("Fill bucket: the connected region, or every pixel of the clicked class")
-        for w in (QLabel(" Size "), self.size_slider, self.size_spin, self.tip_combo, self.fill_combo):
-            tb.addWidget(w)
+        tb.addActions(list(self.act.tools.values()))
+        self.brush_bar = BrushBar(self.tools)
+        self.addToolBar(self.brush_bar)
         self.overlay_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50, maximumWidth=100)
         self.overlay_slider.setToolTip("Opacity of the layout over the result in overlay mode")
-        tb.addAction(self.a_overlay)
-        tb.addWidget(self.overlay_slider)
+        self.brush_bar.addAction(self.act.overlay)
+        self.brush_bar.addWidget(self.overlay_slider)
 
         self.addToolBarBreak()
         tb = self.addToolBar("Generate")
         tb.setObjectName("generate")
-        tb.addAction(self.a_generate)
+        tb.addAction(self.act.generate)
         self.live_check = QCheckBox("Live")
-        self.live_check.setToolTip(self.a_live.toolTip())
+        self.live_check.setToolTip(self.act.live.toolTip())
         self.lock_check = QCheckBox("Lock noise", checked=True)
-        self.lock_check.setToolTip(self.a_lock.toolTip())
+        self.lock_check.setToolTip(self.act.lock.toolTip())
         self.seed_spin = QSpinBox(minimum=0, maximum=MAX_UI_SEED, keyboardTracking=False, minimumWidth=110)
         self.seed_spin.setToolTip(
             "Seed of the global noise: type one and press Enter to return to that variation (without local re-rolls)"
         )
         for w in (self.live_check, self.lock_check, QLabel(" Seed "), self.seed_spin):
             tb.addWidget(w)
-        tb.addActions([self.a_variation, self.a_reroll_sel, self.a_reroll_class])
-
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.setToolTipsVisible(True)  # a disabled "Open Example" says why
-        m.addAction(self.a_open_labels)
-        self.examples_menu = m.addMenu("Open E&xample")
-        self.examples_menu.setToolTipsVisible(True)
-        m.addAction(self.a_save_labels)
-        m.addSeparator()
-        m.addAction(self.a_open_project)
-        self.recent_menu = m.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        m.addActions([self.a_save_project, self.a_save_project_as])
-        m.addSeparator()
-        m.addActions([self.a_export, self.a_photo])
-        m.addSeparator()
-        m.addAction(self.a_quit)
-        m = mb.addMenu("&Edit")
-        m.addActions([self.a_undo, self.a_redo])
-        m.addSeparator()
-        m.addActions([self.a_select_all, self.a_select_none, self.a_invert])
-        m.addSeparator()
-        m.addActions([self.a_smaller, self.a_bigger])
-        m = mb.addMenu("&Tools")
-        m.addActions(list(self.tool_actions.values()))
-        m = mb.addMenu("&Generate")
-        m.addActions([self.a_generate, self.a_live, self.a_lock])
-        m.addSeparator()
-        m.addActions([self.a_variation, self.a_reroll_sel, self.a_reroll_class])
-        m = mb.addMenu("&View")
-        m.addActions([self.a_zoom_in, self.a_zoom_out, self.a_fit, self.a_overlay])
-        m = mb.addMenu("&Model")
-        self.bundled_menu = m.addMenu("&Bundled Models")
-        self.bundled_menu.aboutToShow.connect(self._fill_bundled_menu)
-        m.addActions([self.a_open_model, self.a_hub, self.a_import])
-        m.addSeparator()
-        m.addAction(self.a_settings)
-        m = mb.addMenu("&Help")
-        m.addActions([self.a_shortcuts, self.a_about])
+        tb.addActions([self.act.variation, self.act.reroll_sel, self.act.reroll_class])
 
     def _connect(self) -> None:
         c = self.controller
@@ -359,15 +183,11 @@ class MainWindow(QMainWindow):
         self.canvas.class_picked.connect(self._class_picked)
         self.canvas.hovered.connect(self._hovered)
         self.tools.changed.connect(self._tools_changed)
-        self.size_slider.valueChanged.connect(lambda v: self.tools.update(size=v))
-        self.size_spin.valueChanged.connect(lambda v: self.tools.update(size=v))
-        self.tip_combo.currentIndexChanged.connect(lambda i: self.tools.update(round_tip=i == 0))
-        self.fill_combo.currentIndexChanged.connect(lambda i: self.tools.update(fill_contiguous=i == 0))
         self.overlay_slider.valueChanged.connect(lambda v: self.canvas.set_overlay(self.canvas.overlay, v / 100))
-        self.live_check.toggled.connect(self.a_live.setChecked)
-        self.a_live.toggled.connect(self.live_check.setChecked)
-        self.lock_check.toggled.connect(self.a_lock.setChecked)
-        self.a_lock.toggled.connect(self.lock_check.setChecked)
+        self.live_check.toggled.connect(self.act.live.setChecked)
+        self.act.live.toggled.connect(self.live_check.setChecked)
+        self.lock_check.toggled.connect(self.act.lock.setChecked)
+        self.act.lock.toggled.connect(self.lock_check.setChecked)
         self.seed_spin.valueChanged.connect(self._seed_typed)  # arrows, and a typed seed that differs
         self.seed_spin.lineEdit().returnPressed.connect(self._seed_entered)  # not on focus loss: it would undo re-rolls
         self.open_model_button.clicked.connect(self.open_model_dialog)
@@ -383,18 +203,18 @@ class MainWindow(QMainWindow):
         self.canvas.set_document(doc)
         self._image_changed(doc)
         doc.image_changed.connect(lambda: self._image_changed(doc))
-        doc.undo_state_changed.connect(self._undo_state)
+        doc.undo_state_changed.connect(lambda: self.act.undo_changed(self.doc))
         doc.modified_changed.connect(lambda _: self._update_title())
         doc.noise_changed.connect(self._noise_changed)
-        doc.selection_changed.connect(self._selection_state)
-        self._undo_state()
+        doc.selection_changed.connect(lambda: self.act.selection_changed(self.doc))
+        self.act.undo_changed(doc)
         self._noise_changed()
-        self._selection_state()
+        self.act.selection_changed(doc)
         self._update_title()
 
     def _image_changed(self, doc: Document) -> None:
         self.result.set_image(doc.image)
-        self.a_export.setEnabled(doc.image is not None)
+        self.act.image_changed(doc)
 
     def _on_model(self, info: ModelInfo) -> None:
         self._close_progress()
@@ -424,13 +244,8 @@ class MainWindow(QMainWindow):
         try:
             self.controller.open_project(path)
         except (OSError, ValueError) as e:
-            answer = QMessageBox.question(
-                self,
-                "Could not restore the autosaved project",
-                f"{e}\n\nKeep the autosaved project, to restore it when a model it fits is loaded? No deletes it.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            )
-            if answer == QMessageBox.StandardButton.Yes:
+            keep = f"{e}\n\nKeep the autosaved project, to restore it when a model it fits is loaded? No deletes it."
+            if ask_yes_no(self, "Could not restore the autosaved project", keep):
                 return
             path.unlink(missing_ok=True)
         else:
@@ -460,64 +275,11 @@ class MainWindow(QMainWindow):
             self.show_error("Could not load the model", message)
 
     def _set_model_actions(self, info: ModelInfo | None) -> None:
-        loaded = info is not None
-        noise = loaded and info.config.noise_3d
-        for a in (
-            self.a_open_labels,
-            self.a_save_labels,
-            self.a_open_project,
-            self.a_save_project,
-            self.a_save_project_as,
-            self.a_export,
-            self.a_generate,
-            self.a_live,
-            self.a_select_all,
-            self.a_invert,
-            *self.class_actions,
-            *self.tool_actions.values(),
-        ):
-            a.setEnabled(loaded)
-        for a in (self.a_variation, self.a_reroll_class, self.a_lock):
-            a.setEnabled(noise)
+        self.act.model_loaded(info, self.doc)
+        noise = info is not None and info.config.noise_3d
         for w in (self.seed_spin, self.interp, self.lock_check):
             w.setEnabled(noise)
-        self.live_check.setEnabled(loaded)
-        self.a_export.setEnabled(self.doc is not None and self.doc.image is not None)
-        self._fill_examples_menu(info)
-        self.a_photo.setEnabled(loaded and info.can_segment)
-        self.a_photo.setToolTip(
-            "Segment a photo with the model's discriminator into an editable layout"
-            if loaded and info.can_segment
-            else "This model was saved without its discriminator, so it cannot turn photos into layouts"
-        )
-        self._selection_state()
-
-    def _fill_examples_menu(self, info: ModelInfo | None) -> None:
-        """The example layouts drawn for the loaded model's classes; disabled, saying why, when there are none."""
-        menu = self.examples_menu
-        menu.clear()
-        examples, why = examples_for(info.config) if info is not None else ([], "Load a model first")
-        for ex in examples:
-            a = menu.addAction(ex.title, lambda _=False, e=ex: self.open_example(e))
-            a.setToolTip(ex.description)
-            a.setStatusTip(ex.description)
-        tip = why or "Open a layout drawn for this model's classes (undoable, like opening a layout file)"
-        menu.menuAction().setEnabled(bool(examples))
-        menu.menuAction().setToolTip(tip)
-        menu.menuAction().setStatusTip(tip)
-
-    def _undo_state(self) -> None:
-        d = self.doc
-        self.a_undo.setEnabled(d is not None and d.undo_stack.can_undo)
-        self.a_redo.setEnabled(d is not None and d.undo_stack.can_redo)
-        self.a_undo.setText(f"&Undo {d.undo_stack.undo_label}" if d is not None else "&Undo")
-        self.a_redo.setText(f"&Redo {d.undo_stack.redo_label}" if d is not None else "&Redo")
-
-    def _selection_state(self) -> None:
-        d = self.doc
-        has = d is not None and d.selection is not None
-        self.a_reroll_sel.setEnabled(has and d.noise is not None)
-        self.a_select_none.setEnabled(has)
+        self.live_check.setEnabled(info is not None)
 
     def _noise_changed(self) -> None:
         if self.doc is not None:
@@ -533,11 +295,7 @@ class MainWindow(QMainWindow):
 
     def _tools_changed(self) -> None:
         t = self.tools
-        for w, v in ((self.size_slider, t.size), (self.size_spin, t.size)):
-            w.blockSignals(True)
-            w.setValue(v)
-            w.blockSignals(False)
-        self.tool_actions[t.tool].setChecked(True)
+        self.act.tools[t.tool].setChecked(True)
         if self.palette.current_class() != t.class_id:
             self.palette.select(t.class_id)
 
@@ -558,30 +316,6 @@ class MainWindow(QMainWindow):
         self.interp.set_frames(FRAME_COUNT, frames is not None, status, c.current_frame() or 0)
 
     # ---- small actions ---------------------------------------------------------------------------
-    def _select(self, make: Callable[[tuple[int, int]], np.ndarray]) -> None:
-        if self.doc is not None:
-            self.doc.set_selection(make(self.doc.shape))
-
-    def _invert_selection(self) -> None:
-        if self.doc is not None:
-            sel = self.doc.selection
-            self.doc.set_selection(np.ones(self.doc.shape, bool) if sel is None else ~sel)
-
-    def _set_lock(self, on: bool) -> None:
-        self.controller.lock_noise = on
-
-    def _overlay_toggled(self, on: bool) -> None:
-        self.canvas.set_overlay(on, self.overlay_slider.value() / 100)
-
-    def _resize_brush(self, direction: int) -> None:
-        step = max(1, self.tools.size // 8)
-        self.tools.update(size=self.tools.size + direction * step)
-
-    def _pick_nth_class(self, n: int) -> None:
-        ids = self.palette.class_ids
-        if n < len(ids):
-            self.palette.select(ids[n])
-
     def _seed_typed(self, seed: int) -> None:
         if self.doc is not None and seed != self.doc.seed:
             self.controller.new_variation(seed)
@@ -638,13 +372,8 @@ class MainWindow(QMainWindow):
         """First model load; offers the autosaved project of a session that did not end cleanly."""
         rec = recovery_path()
         if check_recovery and self.autosaver is not None and rec.is_file():
-            answer = QMessageBox.question(
-                self,
-                "Restore work?",
-                "OASIS Studio did not shut down cleanly last time. Restore the autosaved project?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            )
-            if answer == QMessageBox.StandardButton.Yes:
+            question = "OASIS Studio did not shut down cleanly last time. Restore the autosaved project?"
+            if ask_yes_no(self, "Restore work?", question):
                 self._set_restore_pending(rec)
                 model = model or recovery_model_source(rec)
             else:
@@ -670,10 +399,7 @@ class MainWindow(QMainWindow):
         self._interactive_load = interactive
         if interactive:
             self._close_progress()
-            self._progress = QProgressDialog(f"Loading {describe_source(source)}…", "Cancel", 0, 0, self)
-            self._progress.setWindowTitle("Loading model")
-            self._progress.setWindowModality(Qt.WindowModality.WindowModal)
-            self._progress.setMinimumDuration(0)
+            self._progress = load_progress(source, self)
             self._progress.canceled.connect(self._cancel_load)
             self._progress.show()
         device, precision = device_settings()
@@ -698,44 +424,17 @@ class MainWindow(QMainWindow):
             self._progress.deleteLater()
             self._progress = None
 
-    def _fill_bundled_menu(self) -> None:
-        self.bundled_menu.clear()
-        models = bundled_models()
-        if not models:
-            self.bundled_menu.addAction("(no bundled models)").setEnabled(False)
-        for name, path in models.items():
-            self.bundled_menu.addAction(name, lambda p=str(path): self.load_model_source(p))
-
     def open_model_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open model folder (config.json + model.safetensors)")
-        if path:
-            self.load_model_source(path)
+        if source := ask_model_folder(self):
+            self.load_model_source(source)
 
     def hub_dialog(self) -> None:
-        repo, ok = QInputDialog.getText(self, "Load from Hugging Face Hub", "Repository id (owner/name):")
-        if ok and repo.strip():
-            self.load_model_source(repo.strip())
+        if source := ask_hub_id(self):
+            self.load_model_source(source)
 
     def import_dialog(self) -> None:
-        gen, _ = QFileDialog.getOpenFileName(
-            self,
-            "Official generator checkpoint (*_EMA.pth or *_G.pth)",
-            filter="PyTorch checkpoints (*.pth *.pt);;All files (*)",
-        )
-        if not gen:
-            return
-        dataset, ok = QInputDialog.getItem(
-            self, "Import checkpoint", "Dataset of the checkpoint:", ["ade20k", "cityscapes", "coco-stuff"], 0, False
-        )
-        if not ok:
-            return
-        disc, _ = QFileDialog.getOpenFileName(
-            self,
-            "Optional: discriminator checkpoint (*_D.pth) for photo to layout; cancel to skip",
-            str(Path(gen).parent),
-            "PyTorch checkpoints (*.pth *.pt)",
-        )
-        self.load_model_source(official_source(gen, dataset, disc or None))
+        if source := ask_official_checkpoint(self):
+            self.load_model_source(source)
 
     def settings_dialog(self) -> None:
         """Also without a model (e.g. when the saved device cannot load one); a setting that fails is reported."""
@@ -781,19 +480,6 @@ class MainWindow(QMainWindow):
         add_recent_file(path)
         return True
 
-    def _fill_recent_menu(self) -> None:
-        menu = self.recent_menu
-        menu.clear()
-        files = recent_files()
-        for n, path in enumerate(files, 1):
-            a = menu.addAction(f"&{n} {path.name.replace('&', '&&')}", lambda _=False, p=path: self.open_file(p))
-            a.setStatusTip(str(path))
-            a.setEnabled(self.doc is not None)  # opening either needs a model
-        if not files:
-            menu.addAction("(no recent files)").setEnabled(False)
-        menu.addSeparator()
-        menu.addAction("&Clear Recent Files", clear_recent_files).setEnabled(bool(files))
-
     def save_labels_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save layout", "layout.png", "Index PNG (*.png)")
         if path:
@@ -836,15 +522,12 @@ class MainWindow(QMainWindow):
     def _offer_model_of(self, path: Path, mismatch: project.ModelMismatch) -> None:
         """Yes: load the project's model, then open the project (`_on_model`). No: nothing changes."""
         loaded = self.controller.model.name if self.controller.model is not None else "none"
-        answer = QMessageBox.question(
-            self,
-            "Open the project with its model?",
+        question = (
             f"{path.name} was made with the model '{mismatch.model_name}' "
             f"({describe_source(mismatch.model_source)}); the loaded model is '{loaded}'.\n\n"
-            f"Load '{mismatch.model_name}' and open the project?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            f"Load '{mismatch.model_name}' and open the project?"
         )
-        if answer == QMessageBox.StandardButton.Yes:
+        if ask_yes_no(self, "Open the project with its model?", question):
             loader, folder = model_loader(mismatch.model_source)
             self._open_pending = path
             self._load(loader, mismatch.model_source, folder, interactive=True, ask_save=False)  # the opener asked

@@ -1,4 +1,4 @@
-"""Display widgets around the canvas: the result, the history strip and the interpolation panel."""
+"""Widgets around the canvas: the result, the history strip, the interpolation panel and the brush options."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -16,10 +17,12 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSlider,
+    QSpinBox,
+    QToolBar,
     QWidget,
 )
 
-from .canvas import qimage_rgb
+from .canvas import ToolState, qimage_rgb
 from .history import Variation
 
 
@@ -148,3 +151,35 @@ class InterpolationPanel(QWidget):
         self.slider.setEnabled(ready)
         self.gif_button.setEnabled(ready)
         self.status.setText(status)
+
+
+class BrushBar(QToolBar):
+    """The brush's size and tip and the fill bucket's mode, kept in step with the tool state."""
+
+    def __init__(self, tools: ToolState, parent: QWidget | None = None) -> None:
+        super().__init__("Brush", parent)
+        self.setObjectName("brush")
+        self._tools = tools
+        self.size_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=128, maximumWidth=140)
+        self.size_slider.setValue(tools.size)
+        self.size_slider.setToolTip("Brush size in pixels ([ and ])")
+        self.size_spin = QSpinBox(minimum=1, maximum=256, value=tools.size)
+        self.tip_combo = QComboBox()
+        self.tip_combo.addItems(["Round", "Square"])
+        self.tip_combo.setToolTip("Brush tip")
+        self.fill_combo = QComboBox()
+        self.fill_combo.addItems(["Fill region", "Fill whole class"])
+        self.fill_combo.setToolTip("Fill bucket: the connected region, or every pixel of the clicked class")
+        for w in (QLabel(" Size "), self.size_slider, self.size_spin, self.tip_combo, self.fill_combo):
+            self.addWidget(w)
+        self.size_slider.valueChanged.connect(lambda v: tools.update(size=v))
+        self.size_spin.valueChanged.connect(lambda v: tools.update(size=v))
+        self.tip_combo.currentIndexChanged.connect(lambda i: tools.update(round_tip=i == 0))
+        self.fill_combo.currentIndexChanged.connect(lambda i: tools.update(fill_contiguous=i == 0))
+        tools.changed.connect(self._show_size)
+
+    def _show_size(self) -> None:
+        for w in (self.size_slider, self.size_spin):
+            w.blockSignals(True)
+            w.setValue(self._tools.size)
+            w.blockSignals(False)

@@ -155,7 +155,7 @@ def test_undo_reverts_an_opened_layout(studio, tmp_path) -> None:
     save_label_png(tmp_path / "l.png", np.full((32, 48), 3), tiny_config())
     studio.open_labels(tmp_path / "l.png")
     assert (doc.labels == 3).all()
-    studio.a_undo.trigger()
+    studio.act.undo.trigger()
     assert (doc.labels == 0).all()
 
 
@@ -197,7 +197,7 @@ def test_declined_recovery_is_removed_and_nothing_is_restored(qtbot, model_dir, 
 def test_photo_to_layout(studio, qtbot, tmp_path) -> None:
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(tmp_path / "photo.jpg")
-    assert studio.a_photo.isEnabled()
+    assert studio.act.photo.isEnabled()
     doc = studio.controller.document
     doc.labels[...] = 4
     before = doc.labels.copy()
@@ -227,7 +227,7 @@ def test_model_without_discriminator_disables_photo_to_layout(qtbot, tmp_path, d
     torch.manual_seed(0)
     OasisModel(tiny_config(), with_discriminator=False).save_pretrained(tmp_path / "nod")
     window = make_window(qtbot, tmp_path / "nod")
-    assert not window.a_photo.isEnabled() and "discriminator" in window.a_photo.toolTip()
+    assert not window.act.photo.isEnabled() and "discriminator" in window.act.photo.toolTip()
     with pytest.raises(RuntimeError, match="discriminator"):
         window.controller.segment_photo(tmp_path / "x.png")
 
@@ -239,11 +239,11 @@ def test_no_bundled_model_starts_with_a_clear_message(qtbot, tmp_path, dialogs, 
     window.start(None, check_recovery=False)
     qtbot.waitUntil(lambda: window.load_error is not None, timeout=10000)
     assert "no model is bundled" in window.empty_message.text()
-    assert window.stack.currentIndex() == 0 and not window.a_generate.isEnabled()
+    assert window.stack.currentIndex() == 0 and not window.act.generate.isEnabled()
     assert not dialogs.shown  # a message in the window, not a modal dialog at start-up
     window.load_model_source(str(model_dir))  # "Open Model Folder" still works
     qtbot.waitUntil(lambda: window.controller.model is not None, timeout=10000)
-    assert window.stack.currentIndex() == 1 and window.a_generate.isEnabled()
+    assert window.stack.currentIndex() == 1 and window.act.generate.isEnabled()
     window.load_model_source(str(tmp_path / "missing"))
     qtbot.waitUntil(lambda: bool(dialogs.kinds("critical")), timeout=10000)
     assert "no such model folder" in dialogs.kinds("critical")[0][2]
@@ -306,16 +306,16 @@ def test_images_too_large_are_refused_with_their_size(studio, qtbot, dialogs, tm
 
 def test_export_needs_an_image_and_names_get_an_extension(studio, qtbot, dialogs, tmp_path, monkeypatch) -> None:
     c = studio.controller
-    assert not studio.a_export.isEnabled()
+    assert not studio.act.export.isEnabled()
     c.generate()
     image = wait_image(qtbot, studio)
-    assert studio.a_export.isEnabled()
+    assert studio.act.export.isEnabled()
     assert c.export_image(tmp_path / "picture") == tmp_path / "picture.png"
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "picture.png")), image)
     chosen = (str(tmp_path / "photo"), "JPEG image (*.jpg *.jpeg)")
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: chosen)
-    studio.a_export.trigger()
+    studio.act.export.trigger()
     assert Image.open(tmp_path / "photo.jpg").format == "JPEG" and not dialogs.shown
     chosen = (str(tmp_path / "picture.xyz"), "PNG image (*.png)")
-    studio.a_export.trigger()
+    studio.act.export.trigger()
     assert "use .png or .jpg" in dialogs.kinds("critical")[-1][2] and not (tmp_path / "picture.xyz").exists()

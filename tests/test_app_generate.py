@@ -23,7 +23,7 @@ from .helpers.models import realistic_weights, tiny_config
 def test_generate_shows_an_image(studio, qtbot) -> None:
     doc = studio.controller.document
     assert doc.image is None and not studio.result.has_image
-    studio.a_generate.trigger()
+    studio.act.generate.trigger()
     image = wait_image(qtbot, studio)
     assert image.shape == (32, 48, 3) and image.dtype == np.uint8 and image.std() > 0
     assert studio.result.has_image
@@ -40,7 +40,7 @@ def test_reroll_selection_changes_noise_only_inside(studio, qtbot) -> None:
     mask = np.zeros(doc.shape, dtype=bool)
     mask[4:20, 10:30] = True
     doc.set_selection(mask)
-    studio.a_reroll_sel.trigger()
+    studio.act.reroll_sel.trigger()
     image = wait_image(qtbot, studio, first)
     changed = (doc.noise != before).any(dim=1)[0].numpy()
     np.testing.assert_array_equal(changed, mask)
@@ -83,7 +83,7 @@ def test_new_variation_uses_the_typed_seed(studio, qtbot) -> None:
     studio.seed_spin.setValue(1234)
     image = wait_image(qtbot, studio)
     assert doc.seed == 1234 and torch.equal(doc.noise, noise_ops.sample(1234, 8, 32, 48))
-    studio.a_variation.trigger()
+    studio.act.variation.trigger()
     wait_image(qtbot, studio, image)
     assert studio.seed_spin.value() == doc.seed != 1234
 
@@ -246,7 +246,7 @@ def test_frames_follow_the_layout_after_the_next_generation(studio, qtbot) -> No
     doc.paint(mask, 4)
     assert c.interpolation.frames is None and not studio.interp.slider.isEnabled()
     assert "Generate" in studio.interp.status.text()
-    studio.a_generate.trigger()
+    studio.act.generate.trigger()
     qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
     assert not np.array_equal(c.interpolation.frames, old) and studio.interp.status.text() == f"{FRAME_COUNT} frames"
 
@@ -270,10 +270,10 @@ def test_shortcut_list_and_tooltips(studio) -> None:
     rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
     assert rows["Generate"].startswith("Ctrl+Return") and rows["Bigger Brush"] == "]" and rows["Class 1"] == "1"
     assert rows["Generate"] == "Ctrl+Return, Ctrl+Enter" and rows["Select None"] == "Ctrl+D, Ctrl+Shift+A"
-    assert all(studio.tool_actions[t].toolTip() for t in studio.tool_actions)
-    studio.a_bigger.trigger()
-    assert studio.tools.size == 13 and studio.size_slider.value() == 13
-    studio.class_actions[2].trigger()
+    assert all(studio.act.tools[t].toolTip() for t in studio.act.tools)
+    studio.act.bigger.trigger()
+    assert studio.tools.size == 13 and studio.brush_bar.size_slider.value() == 13
+    studio.act.classes[2].trigger()
     assert studio.tools.class_id == 2
 
 
@@ -407,7 +407,7 @@ def test_frames_inside_the_selection_go_stale_when_the_selection_changes(studio,
     assert c.interpolation.frames is not None
     doc.set_selection(~left)
     assert c.interpolation.frames is None and "selection changed" in studio.interp.status.text()
-    studio.a_generate.trigger()
+    studio.act.generate.trigger()
     qtbot.waitUntil(lambda: c.interpolation.frames is not None, timeout=20000)
     c.show_frame(FRAME_COUNT // 2)
     changed = (doc.noise != a).any(dim=1)[0].numpy()
@@ -418,8 +418,8 @@ def test_entering_the_seed_after_a_local_re_roll_returns_to_its_plain_variation(
     c, doc = studio.controller, studio.controller.document
     c.new_variation(5)
     first = wait_image(qtbot, studio)
-    studio.a_select_all.trigger()
-    studio.a_reroll_sel.trigger()
+    studio.act.select_all.trigger()
+    studio.act.reroll_sel.trigger()
     rerolled = wait_image(qtbot, studio, first)
     assert doc.seed == studio.seed_spin.value() == 5
     assert [studio.history.item(i).text() for i in range(2)] == ["seed 5", "seed 5, edited"]

@@ -172,10 +172,10 @@ def test_a_device_this_machine_lacks_is_reported_and_the_model_keeps_working(
 ) -> None:
     empty = MainWindow(Controller(NoCuda), autosave_ms=None)
     qtbot.addWidget(empty)
-    assert empty.a_settings.isEnabled()  # also without a model
+    assert empty.act.settings.isEnabled()  # also without a model
     window = make_window(qtbot, model_dir, Controller(NoCuda))
     monkeypatch.setattr(SettingsDialog, "exec", lambda self: self.device.setCurrentText("cuda") or 1)
-    window.a_settings.trigger()
+    window.act.settings.trigger()
     qtbot.waitUntil(lambda: bool(dialogs.kinds("critical")), timeout=10000)
     title, text = dialogs.kinds("critical")[0][1:]
     assert title == "Device settings not applied" and "no CUDA GPU" in text and "slow test double" in text

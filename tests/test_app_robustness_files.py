@@ -196,8 +196,8 @@ def test_colours_near_two_palette_colours_are_not_guessed() -> None:
 
 
 def recent_entries(window) -> list[str]:
-    window.recent_menu.aboutToShow.emit()  # the menu is filled when it opens
-    return [a.text() for a in window.recent_menu.actions() if not a.isSeparator()]
+    window.act.recent_menu.aboutToShow.emit()  # the menu is filled when it opens
+    return [a.text() for a in window.act.recent_menu.actions() if not a.isSeparator()]
 
 
 def test_open_recent_lists_the_latest_files_and_drops_missing_ones(studio, dialogs, tmp_path) -> None:
@@ -209,7 +209,7 @@ def test_open_recent_lists_the_latest_files_and_drops_missing_ones(studio, dialo
     chosen = (str(tmp_path / "layout & more.png"), "")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: chosen)
-        studio.a_open_labels.trigger()
+        studio.act.open_labels.trigger()
     entries = recent_entries(studio)
     assert entries[:3] == ["&1 layout && more.png", "&2 p8.oasis", "&3 p7.oasis"]
     assert len(entries) == MAX_RECENT + 1 and "p0.oasis" not in " ".join(entries)  # the oldest fell off
@@ -217,17 +217,17 @@ def test_open_recent_lists_the_latest_files_and_drops_missing_ones(studio, dialo
     c.document.set_labels(np.full(c.document.shape, 1))
     assert studio.save_project(tmp_path / "p8.oasis")
     (tmp_path / "p7.oasis").unlink()
-    actions = {a.text(): a for a in studio.recent_menu.actions()}
+    actions = {a.text(): a for a in studio.act.recent_menu.actions()}
     actions["&3 p7.oasis"].trigger()
     ((_, _, text),) = dialogs.kinds("critical")
     assert "p7.oasis" in text and "removed" in text and studio.project_path == tmp_path / "p8.oasis"
     assert not any("p7.oasis" in e for e in recent_entries(studio))
     c.document.set_labels(np.full(c.document.shape, 4))
     dialogs.answer = QMessageBox.StandardButton.Discard
-    {a.text(): a for a in studio.recent_menu.actions()}["&3 p6.oasis"].trigger()
+    {a.text(): a for a in studio.act.recent_menu.actions()}["&3 p6.oasis"].trigger()
     assert studio.project_path == tmp_path / "p6.oasis" and (c.document.labels == 0).all()
     assert recent_entries(studio)[0] == "&1 p6.oasis"
-    {a.text(): a for a in studio.recent_menu.actions()}["&Clear Recent Files"].trigger()
+    {a.text(): a for a in studio.act.recent_menu.actions()}["&Clear Recent Files"].trigger()
     assert recent_entries(studio)[0] == "(no recent files)" and recent_files() == []
 
 

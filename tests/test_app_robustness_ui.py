@@ -156,7 +156,7 @@ def test_settings_keep_the_selected_class(studio, qtbot, monkeypatch) -> None:
     assert studio.tools.class_id == 3
     monkeypatch.setattr(SettingsDialog, "exec", lambda self: 1)  # OK, the same model
     with qtbot.waitSignal(studio.controller.model_changed, timeout=10000):
-        studio.a_settings.trigger()
+        studio.act.settings.trigger()
     assert studio.tools.class_id == 3 and studio.palette.current_class() == 3
 
 
@@ -175,11 +175,11 @@ def test_the_timing_of_the_last_generation_goes_with_its_model(studio, qtbot, ot
 def test_the_variation_strip_labels_are_unique(studio, qtbot) -> None:
     c, strip = studio.controller, studio.history
     image = None
-    studio.a_select_all.trigger()
+    studio.act.select_all.trigger()
     for _ in range(2):
         c.new_variation(5)
         image = wait_image(qtbot, studio, image)
-        studio.a_reroll_sel.trigger()
+        studio.act.reroll_sel.trigger()
         image = wait_image(qtbot, studio, image)
     labels = [strip.item(i).text() for i in range(strip.count())]
     assert len(labels) == 4 and len(set(labels)) == 4, labels

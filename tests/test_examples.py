@@ -112,7 +112,7 @@ def test_open_example_replaces_the_canvas_in_one_undo_step(qtbot, tmp_path, dial
     torch.manual_seed(0)
     OasisModel(cfg).save_pretrained(tmp_path / "tiny-landscapes")
     window = make_window(qtbot, tmp_path / "tiny-landscapes")
-    menu = window.examples_menu
+    menu = window.act.examples_menu
     assert menu.menuAction().isEnabled()
     titles = [e["title"] for e in catalogue("landscapes")["examples"]]
     assert [a.text() for a in menu.actions()] == titles
@@ -123,14 +123,14 @@ def test_open_example_replaces_the_canvas_in_one_undo_step(qtbot, tmp_path, dial
     np.testing.assert_array_equal(doc.labels, expected)
     assert not dialogs.shown  # same size and classes: no warning
     assert titles[1] in window.statusBar().currentMessage()
-    assert window.a_undo.text() == "&Undo Open example"
-    window.a_undo.trigger()
+    assert window.act.undo.text() == "&Undo Open example"
+    window.act.undo.trigger()
     np.testing.assert_array_equal(doc.labels, before)
 
 
 def test_examples_menu_is_disabled_with_a_reason_for_other_classes(studio) -> None:
-    action = studio.examples_menu.menuAction()
-    assert not action.isEnabled() and not studio.examples_menu.actions()
+    action = studio.act.examples_menu.menuAction()
+    assert not action.isEnabled() and not studio.act.examples_menu.actions()
     assert "No example layouts for this model's classes" in action.toolTip()
 
 
