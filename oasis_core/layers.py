@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +11,8 @@ from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
 from .config import Modulation, Norm, Padding
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def init_weights(module: nn.Module) -> None:
@@ -70,6 +73,17 @@ def fold_spectral_norm(module: nn.Module) -> None:
     for m in list(module.modules()):
         if parametrize.is_parametrized(m, "weight"):
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+
+
+def to_device(
+    module: M,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    memory_format: torch.memory_format = torch.channels_last,
+) -> M:
+    """`module.to(device, dtype, memory_format=...)` (in place), typed as the module it returns."""
+    # Module.to takes memory_format, though torch's stubs do not say so.
+    return module.to(device, dtype, memory_format=memory_format)  # type: ignore[call-overload]
 
 
 ParamFreeNorm = nn.BatchNorm2d | nn.SyncBatchNorm | nn.InstanceNorm2d

@@ -15,7 +15,7 @@ from . import noise as noise_ops
 from .discriminator import Discriminator
 from .fast import CudaGraphRunner, FastGenerator, LabelMode
 from .labels import image_to_rgb, validate_labels
-from .layers import fold_spectral_norm
+from .layers import fold_spectral_norm, to_device
 from .model import OasisModel, load_model
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -106,8 +106,7 @@ class Synthesizer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest conv algorithms
         gen = FastGenerator(self.model.generator, label_mode=label_mode, sparse=sparse)
-        # Module.to takes memory_format, though torch's stubs do not say so (hence the ignores).
-        gen = gen.to(self.device, dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        gen = to_device(gen, self.device, dtype)
         self._generator: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor] = gen
         if compile:  # inductor's own CUDA graphs; minutes of compilation, so opt-in only
             self._generator = torch.compile(gen, mode="reduce-overhead", dynamic=False)
@@ -120,8 +119,7 @@ class Synthesizer:
             disc = Discriminator(self.config).eval()
             disc.load_state_dict(self.model.discriminator.state_dict())
             fold_spectral_norm(disc)
-            disc = disc.to(self.device, dtype)
-            self._discriminator = disc.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self._discriminator = to_device(disc, self.device, dtype)
 
     # ---- properties ------------------------------------------------------------------------------
     @property

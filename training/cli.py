@@ -46,7 +46,8 @@ def _export_main(argv: list[str]) -> int:
     except TrainingError as e:
         print(f"oasis-train export: {e}", file=sys.stderr)
         return 2
-    print(f"exported {run.name} ({model.config.label_nc} classes, {model.config.height}x{model.config.width}) to {args.out}")
+    cfg = model.config
+    print(f"exported {run.name} ({cfg.label_nc} classes, {cfg.height}x{cfg.width}) to {args.out}")
     return 0
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from .options import device_type
+
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def per_rank_batch_norm(module: nn.Module) -> nn.Module:
+def per_rank_batch_norm(module: M) -> M:
     """SyncBatchNorm only syncs CUDA tensors; on CPU ranks use plain BatchNorm2d (same parameters and buffers)."""
     for name, child in module.named_children():
         if isinstance(child, nn.SyncBatchNorm):

@@ -101,7 +101,9 @@ class TrainConfig:
     # --- run ---
     seed: int = 0
     device: str = "auto"
-    precision: Precision = "auto"  # auto: bf16 autocast where the chip runs it natively (GPUs, AVX512-BF16/AMX CPUs), else fp16 + scaler on GPUs, fp32 on CPUs
+    # auto: bf16 autocast where the chip runs it natively (GPUs, AVX512-BF16/AMX CPUs), else fp16 + scaler on GPUs,
+    # fp32 on CPUs
+    precision: Precision = "auto"
     channels_last: bool = True
     compile: bool = False  # torch.compile G and D (fuses norm + modulation + activation; first steps compile)
     # With compile: the share of activation memory backward may keep; below 1 the compiler recomputes the

@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from oasis_core import Discriminator, Generator, colorize, cpu_has_fast_bf16
 from oasis_core import noise as noise_ops
-from oasis_core.layers import init_spectral_norm
+from oasis_core.layers import init_spectral_norm, to_device
 
 from . import losses
 from .checkpoints import load_checkpoint, restore, warm_start, write_checkpoint
@@ -109,8 +110,8 @@ class Trainer:
     def _setup_models(self) -> None:
         cfg, mc = self.cfg, self.model_config
         fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.G = self._new_generator().to(self.device, memory_format=fmt)
-        self.D = Discriminator(mc).to(self.device, memory_format=fmt)
+        self.G = to_device(self._new_generator(), self.device, memory_format=fmt)
+        self.D = to_device(Discriminator(mc), self.device, memory_format=fmt)
         if mc.spectral_norm:
             for net in (self.G, self.D):
                 init_spectral_norm(net, cfg.sn_init_gain)
@@ -119,12 +120,12 @@ class Trainer:
                 load_lite(self.D.backbone, mc.d_backbone)
             except PretrainedWeightsError as e:
                 raise TrainingError(f"--d-backbone: {e}") from e
-        self.EMA = None
+        self.EMA: Generator | None = None
         if cfg.ema:
             # A fresh module loaded with G's tensors (deepcopy would share spectral-norm state). Its batch norms
             # never sync: only rank 0 draws sample grids, and every rank recomputes the statistics from the same
             # fixed batches, so syncing would add nothing but a collective the other ranks are not in.
-            self.EMA = per_rank_batch_norm(Generator(self.model_config)).to(self.device, memory_format=fmt)
+            self.EMA = to_device(per_rank_batch_norm(Generator(self.model_config)), self.device, memory_format=fmt)
             self.EMA.load_state_dict(self.G.state_dict())
             self.EMA.requires_grad_(False).eval()
         fused = self.device.type == "cuda"
@@ -143,14 +144,14 @@ class Trainer:
         # DDP wrappers train; the raw modules serve the passes whose other network is frozen.
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.G_train: nn.Module = DDP(self.G, device_ids=ids, broadcast_buffers=False)
-            self.D_train: nn.Module = DDP(self.D, device_ids=ids)
+            self.G_train: Callable[..., torch.Tensor] = DDP(self.G, device_ids=ids, broadcast_buffers=False)
+            self.D_train: Callable[..., torch.Tensor] = DDP(self.D, device_ids=ids)
         else:
             self.G_train, self.D_train = self.G, self.D
         # Passes without parameter gradients (the G step's D, the D step's fresh fake) take the raw modules: DDP
         # must not wait for gradients that never come.
-        self.D_frozen: nn.Module = self.D
-        self.G_nograd: nn.Module = self.G
+        self.D_frozen: Callable[..., torch.Tensor] = self.D
+        self.G_nograd: Callable[..., torch.Tensor] = self.G
         self.real_loss, self.d_losses = losses.real_loss, losses.discriminator_losses
         if cfg.compile:
             import torch._functorch.config as functorch_config
@@ -491,7 +492,7 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BN statistics, spectral-norm
     vectors) follow the model and are recomputed for the EMA weights before they are used."""
     with torch.no_grad():
-        ema_params = list(ema.parameters())
+        ema_params: list[torch.Tensor] = list(ema.parameters())
         torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1.0 - decay)
         for b_ema, b in zip(ema.buffers(), model.buffers()):
             b_ema.copy_(b)

@@ -56,7 +56,8 @@ class ValidationReport:
     def format(self, max_per_category: int = 20) -> str:
         excluded = self.checked - len(self.pairs)
         head = (
-            f"{self.kind} dataset {self.root} [{self.split}]: {len(self.pairs)} valid pair{'' if len(self.pairs) == 1 else 's'}"
+            f"{self.kind} dataset {self.root} [{self.split}]: {len(self.pairs)} valid "
+            f"pair{'' if len(self.pairs) == 1 else 's'}"
             + (f", {excluded} excluded" if excluded else "")
             + f", {self.info.label_nc} label channels"
             + (f" (don't-care id {self.info.dont_care_id})" if self.info.dont_care_id is not None else "")
@@ -98,7 +99,8 @@ def _check_pair(pair: Pair, info: DatasetInfo, decode_images: bool) -> list[Prob
             Problem(
                 SIZE_MISMATCH,
                 pair.label,
-                f"label is {label_size[0]}x{label_size[1]} but image {pair.image.name} is {image_size[0]}x{image_size[1]}",
+                f"label is {label_size[0]}x{label_size[1]} but image {pair.image.name} is "
+                f"{image_size[0]}x{image_size[1]}",
             )
         )
     bad = info.invalid_raw_values(raw)

@@ -225,6 +225,9 @@ class CamVidESPNet(nn.Module):
     (B, 12, H, W) logits, void included.
     """
 
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
+
     def __init__(self, net: ESPNet) -> None:
         super().__init__()
         self.net = net

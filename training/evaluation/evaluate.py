@@ -21,8 +21,8 @@ import torch
 from oasis_core import noise as noise_ops
 
 from .measures import ColorTexture, FrechetInception, JudgeMIoU, LPIPSDiversity, MSSSIMDiversity
-from .realism import PhotoToLayout, Realism
 from .protocol import Batch, EvalContext, Measure, MeasureFactory, MeasureResult, RunInfo, layout_and_photo, rounded
+from .realism import PhotoToLayout, Realism
 
 if TYPE_CHECKING:
     from oasis_core import Synthesizer

@@ -210,8 +210,9 @@ def load_inception(path: str | Path, device: str | torch.device = "cpu") -> FIDI
     expected = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     if "fc.weight" in state and state["fc.weight"].shape[0] != 1008:
         raise InceptionWeightsError(
-            f"{path}: the classifier has {state['fc.weight'].shape[0]} outputs, not 1008: these look like torchvision's "
-            f"ImageNet Inception weights, which give FIDs not comparable with published ones; use {FID_WEIGHTS_NAME}"
+            f"{path}: the classifier has {state['fc.weight'].shape[0]} outputs, not 1008: these look like "
+            f"torchvision's ImageNet Inception weights, which give FIDs not comparable with published ones; "
+            f"use {FID_WEIGHTS_NAME}"
         )
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -245,16 +245,17 @@ def load_judge(
         return judge, warnings
     if path.is_file():
         kind = "torch.export" if path.suffix == ".pt2" else "torchscript"
+        program: nn.Module  # an exported graph or a TorchScript module: any module that maps images to logits
         try:
             if kind == "torch.export":
-                net = torch.export.load(str(path)).module()
+                program = torch.export.load(str(path)).module()
             else:
-                net = torch.jit.load(str(path), map_location=device)  # runs code: trusted files only (documented)
+                program = torch.jit.load(str(path), map_location=device)  # runs code: trusted files only (documented)
         except Exception as e:
             hint = f"; for the ESPNet CamVid weights pass {ESPNET_CAMVID_PREFIX}{path}" if path.suffix == ".pth" else ""
             raise JudgeError(f"{path}: not a judge folder and not loadable as {kind} ({e}){hint}") from e
         judge = Judge(
-            net,
+            program,
             num_classes,
             dont_care_id,
             kind=kind,

@@ -15,6 +15,7 @@ summed over layers.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -36,6 +37,9 @@ class LPIPSWeightsError(InceptionWeightsError):
 
 
 class LPIPS(nn.Module):
+    shift: torch.Tensor  # buffers
+    scale: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.convs = nn.ModuleList(
@@ -71,7 +75,7 @@ class LPIPS(nn.Module):
         return total
 
 
-def load_lpips(paths: list[str | Path], device: str | torch.device = "cpu") -> LPIPS:
+def load_lpips(paths: Sequence[str | Path], device: str | torch.device = "cpu") -> LPIPS:
     state: dict[str, torch.Tensor] = {}
     for p in paths:
         state.update({k.removeprefix("module."): v for k, v in read_state_dict(p).items()})
