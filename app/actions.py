@@ -92,7 +92,7 @@ class Actions:
         self.undo = A("&Undo", lambda: w.doc and w.doc.undo(), "Ctrl+Z")
         self.redo = A("&Redo", lambda: w.doc and w.doc.redo(), ["Ctrl+Shift+Z", "Ctrl+Y"])
         self.select_all = A("Select &All", self._select_all, "Ctrl+A")
-        self.select_none = A("Select &None", lambda: w.doc and w.doc.set_selection(None), ["Ctrl+D", "Ctrl+Shift+A"])
+        self.select_none = A("Select &None", self._select_none, ["Ctrl+D", "Ctrl+Shift+A"])
         self.invert = A("&Invert Selection", self._invert_selection, "Ctrl+I")
 
     def _generate_actions(self) -> None:
@@ -150,7 +150,7 @@ class Actions:
         self.tool_group = QActionGroup(w)
         self.tools: dict[Tool, QAction] = {}
         for tool, (text, key, tip) in TOOL_KEYS.items():
-            a = A(text, lambda on, t=tool: on and w.tools.update(tool=t), key, f"{tip} ({key})", True)
+            a = A(text, lambda on, t=tool: self._choose_tool(t, on), key, f"{tip} ({key})", True)
             a.setData(tool.value)
             self.tool_group.addAction(a)
             self.tools[tool] = a
@@ -192,7 +192,8 @@ class Actions:
         menu.clear()
         files = recent_files()
         for n, path in enumerate(files, 1):
-            a = menu.addAction(f"&{n} {path.name.replace('&', '&&')}", lambda _=False, p=path: w.open_file(p))
+            a = menu.addAction(f"&{n} {path.name.replace('&', '&&')}")
+            a.triggered.connect(lambda _=False, p=path: w.open_file(p))
             a.setStatusTip(str(path))
             a.setEnabled(w.doc is not None)  # opening either needs a model
         if not files:
@@ -206,7 +207,8 @@ class Actions:
         if not models:
             self.bundled_menu.addAction("(no bundled models)").setEnabled(False)
         for name, path in models.items():
-            self.bundled_menu.addAction(name, lambda p=str(path): self._w.load_model_source(p))
+            a = self.bundled_menu.addAction(name)
+            a.triggered.connect(lambda _=False, p=str(path): self._w.load_model_source(p))
 
     def _fill_examples_menu(self, info: ModelInfo | None) -> None:
         """The example layouts drawn for the loaded model's classes; disabled, saying why, when there are none."""
@@ -214,7 +216,8 @@ class Actions:
         menu.clear()
         examples, why = examples_for(info.config) if info is not None else ([], "Load a model first")
         for ex in examples:
-            a = menu.addAction(ex.title, lambda _=False, e=ex: self._w.open_example(e))
+            a = menu.addAction(ex.title)
+            a.triggered.connect(lambda _=False, e=ex: self._w.open_example(e))
             a.setToolTip(ex.description)
             a.setStatusTip(ex.description)
         tip = why or "Open a layout drawn for this model's classes (undoable, like opening a layout file)"
@@ -270,6 +273,10 @@ class Actions:
         if self._w.doc is not None:
             self._w.doc.set_selection(np.ones(self._w.doc.shape, bool))
 
+    def _select_none(self) -> None:
+        if self._w.doc is not None:
+            self._w.doc.set_selection(None)
+
     def _invert_selection(self) -> None:
         doc = self._w.doc
         if doc is not None:
@@ -281,12 +288,16 @@ class Actions:
     def _overlay_toggled(self, on: bool) -> None:
         self._w.canvas.set_overlay(on, self._w.overlay_slider.value() / 100)
 
+    def _choose_tool(self, tool: Tool, on: bool) -> None:
+        if on:  # the group's other actions toggle off
+            self._w.tools.update(tool=tool)
+
     def _resize_brush(self, direction: int) -> None:
         tools = self._w.tools
         tools.update(size=tools.size + direction * max(1, tools.size // 8))
 
     def _pick_nth_class(self, n: int) -> None:
-        palette = self._w.palette
+        palette = self._w.class_palette
         if n < len(palette.class_ids):
             palette.select(palette.class_ids[n])
 

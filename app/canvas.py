@@ -133,15 +133,15 @@ class CanvasView(QWidget):
         self.update()
 
     # ---- view transform --------------------------------------------------------------------------
-    def _fitted_scale(self) -> float:
-        h, w = self.doc.shape
+    def _fitted_scale(self, doc: Document) -> float:
+        h, w = doc.shape
         return max(min((self.width() - 8) / w, (self.height() - 8) / h), 0.05)
 
     def fit(self) -> None:
         if self.doc is None:
             return
         h, w = self.doc.shape
-        self._scale = self._fitted_scale()
+        self._scale = self._fitted_scale(self.doc)
         self._offset = QPointF((self.width() - w * self._scale) / 2, (self.height() - h * self._scale) / 2)
         self._fit = True
         self.update()
@@ -149,7 +149,7 @@ class CanvasView(QWidget):
     def zoom(self, factor: float, around: QPointF | None = None) -> None:
         around = around if around is not None else QPointF(self.width() / 2, self.height() / 2)
         # The limits include the fitted and the current scale, so that zooming out never zooms in and vice versa.
-        limits = (self._scale, self._fitted_scale()) if self.doc is not None else (self._scale,)
+        limits = (self._scale, self._fitted_scale(self.doc)) if self.doc is not None else (self._scale,)
         new = min(max(self._scale * factor, min(MIN_SCALE, *limits)), max(MAX_SCALE, *limits))
         # Keep the canvas point under `around` where it is.
         self._offset = around - (around - self._offset) * (new / self._scale)
@@ -169,6 +169,8 @@ class CanvasView(QWidget):
         return self._offset + QPointF(x, y) * self._scale
 
     def _inside(self, p: tuple[int, int]) -> bool:
+        if self.doc is None:
+            return False
         h, w = self.doc.shape
         return 0 <= p[0] < w and 0 <= p[1] < h
 
@@ -231,7 +233,7 @@ class CanvasView(QWidget):
 
     # ---- mouse -----------------------------------------------------------------------------------
     def _panning(self, event: QMouseEvent) -> bool:
-        return event.buttons() & Qt.MouseButton.MiddleButton or self.tools.tool == Tool.PAN
+        return bool(event.buttons() & Qt.MouseButton.MiddleButton) or self.tools.tool == Tool.PAN
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self.doc is None:
@@ -274,6 +276,8 @@ class CanvasView(QWidget):
     # ---- tool actions in canvas pixels (also the entry points for tests and scripting) -----------
     def press_at(self, pt: tuple[int, int]) -> None:
         doc, t = self.doc, self.tools
+        if doc is None:
+            return
         tool = self._active = t.tool
         if tool in (Tool.BRUSH, Tool.ERASER):
             doc.begin_stroke()
@@ -299,6 +303,8 @@ class CanvasView(QWidget):
 
     def release_at(self, pt: tuple[int, int]) -> None:
         doc, t, tool = self.doc, self.tools, self._active
+        if doc is None:
+            return
         if tool in (Tool.BRUSH, Tool.ERASER) and self._last is not None:
             self._stroke_to(pt)
             self._last = None
@@ -320,9 +326,9 @@ class CanvasView(QWidget):
         self.update()
 
     def _stroke_to(self, pt: tuple[int, int]) -> None:
-        doc, t = self.doc, self.tools
-        if pt != self._last:
-            doc.paint(painting.stroke_mask(doc.shape, self._last, pt, t.size, t.round_tip), self._paint_id())
+        doc, t, last = self.doc, self.tools, self._last
+        if doc is not None and last is not None and pt != last:
+            doc.paint(painting.stroke_mask(doc.shape, last, pt, t.size, t.round_tip), self._paint_id())
         self._last = pt
 
     def _paint_id(self) -> int:

@@ -31,7 +31,18 @@ from . import project
 from .document import Document
 from .history import History, Variation
 from .interpolation import End, Interpolation
-from .worker import Done, Job, Kind, Loaded, ModelRequest, Request, SynthFactory, WorkerThread, error_message
+from .worker import (
+    Done,
+    Job,
+    Kind,
+    Loaded,
+    ModelRequest,
+    Request,
+    SynthFactory,
+    WorkerThread,
+    error_message,
+    make_synthesizer,
+)
 
 LIVE_DELAY_MS = 300
 MAX_UI_SEED = 2**31 - 1  # what a QSpinBox can show
@@ -70,7 +81,7 @@ class Controller(QObject):
     history_changed = Signal()
     frames_changed = Signal()
 
-    def __init__(self, synth_factory: SynthFactory = Synthesizer, parent: QObject | None = None) -> None:
+    def __init__(self, synth_factory: SynthFactory = make_synthesizer, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread = WorkerThread(synth_factory)
         self.worker = self._thread.worker
@@ -122,7 +133,7 @@ class Controller(QObject):
         def read() -> None:
             try:
                 model = loader()
-            except Exception as e:  # noqa: BLE001 - every failure must reach the user
+            except Exception as e:  # every failure must reach the user
                 reads.failed.emit(seq, error_message(e))
                 return
             reads.read.emit(ModelRequest(seq, model, device, precision))

@@ -103,10 +103,10 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.splitter)
         self.setCentralWidget(self.stack)
 
-        self.palette = PaletteWidget()
+        self.class_palette = PaletteWidget()
         dock = QDockWidget("Classes", self)
         dock.setObjectName("classes")
-        dock.setWidget(self.palette)
+        dock.setWidget(self.class_palette)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.history = HistoryStrip()
         self.interp = InterpolationPanel()
@@ -124,7 +124,9 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("no model")
         self.device_label = QLabel("")
         self.latency_label = QLabel("")
-        self.working = QProgressBar(maximumWidth=90, textVisible=False)
+        self.working = QProgressBar()
+        self.working.setMaximumWidth(90)
+        self.working.setTextVisible(False)
         self.working.setRange(0, 0)  # busy indicator
         self.working.setToolTip("Working…")
         self.working.hide()
@@ -137,7 +139,10 @@ class MainWindow(QMainWindow):
         tb.addActions(list(self.act.tools.values()))
         self.brush_bar = BrushBar(self.tools)
         self.addToolBar(self.brush_bar)
-        self.overlay_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50, maximumWidth=100)
+        self.overlay_slider = QSlider(Qt.Orientation.Horizontal)
+        self.overlay_slider.setRange(0, 100)
+        self.overlay_slider.setValue(50)
+        self.overlay_slider.setMaximumWidth(100)
         self.overlay_slider.setToolTip("Opacity of the layout over the result in overlay mode")
         self.brush_bar.addAction(self.act.overlay)
         self.brush_bar.addWidget(self.overlay_slider)
@@ -148,9 +153,13 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act.generate)
         self.live_check = QCheckBox("Live")
         self.live_check.setToolTip(self.act.live.toolTip())
-        self.lock_check = QCheckBox("Lock noise", checked=True)
+        self.lock_check = QCheckBox("Lock noise")
+        self.lock_check.setChecked(True)
         self.lock_check.setToolTip(self.act.lock.toolTip())
-        self.seed_spin = QSpinBox(minimum=0, maximum=MAX_UI_SEED, keyboardTracking=False, minimumWidth=110)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, MAX_UI_SEED)
+        self.seed_spin.setKeyboardTracking(False)
+        self.seed_spin.setMinimumWidth(110)
         self.seed_spin.setToolTip(
             "Seed of the global noise: type one and press Enter to return to that variation (without local re-rolls)"
         )
@@ -177,9 +186,9 @@ class MainWindow(QMainWindow):
         self.interp.in_selection_toggled.connect(c.set_interp_in_selection)
         self.interp.frame_selected.connect(c.show_frame)
         self.interp.export_gif.connect(self.export_gif_dialog)
-        self.palette.class_selected.connect(lambda i: self.tools.update(class_id=i))
-        self.palette.reroll_requested.connect(self.reroll_class)
-        self.palette.eraser_requested.connect(lambda i: self.tools.update(background_id=i))
+        self.class_palette.class_selected.connect(lambda i: self.tools.update(class_id=i))
+        self.class_palette.reroll_requested.connect(self.reroll_class)
+        self.class_palette.eraser_requested.connect(lambda i: self.tools.update(background_id=i))
         self.canvas.class_picked.connect(self._class_picked)
         self.canvas.hovered.connect(self._hovered)
         self.tools.changed.connect(self._tools_changed)
@@ -222,25 +231,25 @@ class MainWindow(QMainWindow):
         if (info.device, info.precision) != device_settings():
             save_device_settings(info.device, info.precision)  # what works: a setting that failed is not kept
         cfg = info.config
-        if self.palette.set_config(cfg):  # other classes; the same ones (e.g. after Settings) keep the tools' classes
+        # Other classes; the same ones (e.g. after Settings) keep the tools' classes.
+        if self.class_palette.set_config(cfg):
             first = cfg.semantic_ids[0]
             self.tools.update(class_id=first, background_id=first)
-            self.palette.select(first)
+            self.class_palette.select(first)
         self.stack.setCurrentIndex(1)
         self.model_label.setText(f"model: {info.name}")
         self.device_label.setText(info.description)
         self.latency_label.clear()  # it timed the previous model or device
         self._set_model_actions(info)
         if self._restore_pending is not None:
-            self._restore()
+            self._restore(self._restore_pending)
         if self._open_pending is not None:
             path, self._open_pending = self._open_pending, None
             self.open_project(path, offer_model=False)
 
-    def _restore(self) -> None:
+    def _restore(self, path: Path) -> None:
         """Open the autosaved project of a crashed session. It stays the recovery file (the autosave does not
         write over it) until it is restored or the user lets it go."""
-        path = self._restore_pending
         try:
             self.controller.open_project(path)
         except (OSError, ValueError) as e:
@@ -250,6 +259,7 @@ class MainWindow(QMainWindow):
             path.unlink(missing_ok=True)
         else:
             self.project_path = recovery_project_path(path)  # Save writes where the work belongs
+            assert self.doc is not None  # open_project attached the project's document
             self.doc.mark_modified()
             self._update_title()
             self.statusBar().showMessage("Restored the autosaved project", 8000)
@@ -296,8 +306,8 @@ class MainWindow(QMainWindow):
     def _tools_changed(self) -> None:
         t = self.tools
         self.act.tools[t.tool].setChecked(True)
-        if self.palette.current_class() != t.class_id:
-            self.palette.select(t.class_id)
+        if self.class_palette.current_class() != t.class_id:
+            self.class_palette.select(t.class_id)
 
     def _hovered(self, x: int, y: int, class_id: int) -> None:
         if class_id >= 0 and self.doc is not None:
@@ -327,8 +337,8 @@ class MainWindow(QMainWindow):
             self.controller.new_variation(seed)
 
     def _class_picked(self, class_id: int) -> None:
-        if class_id in self.palette.class_ids:
-            self.palette.select(class_id)
+        if class_id in self.class_palette.class_ids:
+            self.class_palette.select(class_id)
         elif self.doc is not None:
             name = self.doc.config.class_names[class_id]
             message = f"Nothing picked: {class_id} '{name}' is the model's don't-care class and cannot be painted"

@@ -40,7 +40,7 @@ class Patch:
     def apply_noise(self, noise: torch.Tensor | None, undo: bool) -> torch.Tensor | None:
         """A new tensor with the box's noise of the other side of this step; None when the step has no noise or
         the box no longer holds this side's noise (e.g. a new variation since): then the noise stays as it is."""
-        if self.old_noise is None or noise is None:
+        if self.old_noise is None or self.new_noise is None or noise is None:
             return None
         want, expect = (self.old_noise, self.new_noise) if undo else (self.new_noise, self.old_noise)
         box = self._box()

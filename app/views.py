@@ -160,7 +160,9 @@ class BrushBar(QToolBar):
         super().__init__("Brush", parent)
         self.setObjectName("brush")
         self._tools = tools
-        self.size_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=128, maximumWidth=140)
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(1, 128)
+        self.size_slider.setMaximumWidth(140)
         self.size_slider.setValue(tools.size)
         self.size_slider.setToolTip("Brush size in pixels ([ and ])")
         self.size_spin = QSpinBox(minimum=1, maximum=256, value=tools.size)

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Any
+from typing import Any, cast
 
 import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from oasis_core import OasisModel, Synthesizer
+from oasis_core.synthesizer import Precision
 
 SynthFactory = Callable[[OasisModel, str, str], Any]  # (model, device, precision) -> Synthesizer-like
 Job = Callable[[Any], Any]  # runs on the worker thread with the synthesizer
@@ -60,6 +61,11 @@ class Loaded:
     problem: str  # why the requested device settings are not the ones in effect; "" when they are
 
 
+def make_synthesizer(model: OasisModel, device: str, precision: str) -> Synthesizer:
+    """The default SynthFactory. The settings are strings; the Synthesizer refuses an unknown precision."""
+    return Synthesizer(model, device, cast(Precision, precision))
+
+
 def error_message(e: BaseException) -> str:
     return str(e) or e.__class__.__name__
 
@@ -80,7 +86,7 @@ class InferenceWorker(QObject):
     busy_changed = Signal(bool)
     _wake = Signal()
 
-    def __init__(self, synth_factory: SynthFactory = Synthesizer) -> None:
+    def __init__(self, synth_factory: SynthFactory = make_synthesizer) -> None:
         super().__init__()
         self._factory = synth_factory
         self._lock = threading.Lock()
@@ -162,7 +168,7 @@ class InferenceWorker(QObject):
         for settings in dict.fromkeys([wanted, self._settings]):
             try:
                 self._synth = self._factory(model, *settings)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # whatever the cause: try the settings that worked
                 errors.append(error_message(e))
                 continue
             if req.model is not None:
@@ -182,7 +188,7 @@ class InferenceWorker(QObject):
         if self._model is not None:
             try:
                 self._synth = self._factory(self._model, *self._settings)
-            except Exception:  # noqa: BLE001 - it worked before; if not now, requests report "no model is loaded"
+            except Exception:  # it worked before; if not now, requests report "no model is loaded"
                 self._synth = None
 
     def _run(self, req: Request) -> None:
@@ -199,12 +205,13 @@ class InferenceWorker(QObject):
                 self._fall_back_to_cpu()
                 start = time.perf_counter()
                 result = req.job(self._synth)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # the job's failure goes to the GUI; the worker goes on
             self.failed.emit(req, error_message(e))
             return
         self.finished.emit(req, result, time.perf_counter() - start)
 
     def _fall_back_to_cpu(self) -> None:
+        assert self._model is not None  # a synthesizer ran out of memory: its model is loaded
         self._synth = None
         torch.cuda.empty_cache()
         self._settings = ("cpu", "auto")
@@ -216,7 +223,7 @@ class InferenceWorker(QObject):
 class WorkerThread:
     """Starts an `InferenceWorker` in a QThread and stops it cleanly."""
 
-    def __init__(self, synth_factory: SynthFactory = Synthesizer) -> None:
+    def __init__(self, synth_factory: SynthFactory = make_synthesizer) -> None:
         self.thread = QThread()
         self.thread.setObjectName("oasis-inference")
         self.worker = InferenceWorker(synth_factory)

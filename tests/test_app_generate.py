@@ -285,9 +285,9 @@ def test_keyboard_shortcuts_do_not_steal_typing(studio, qtbot) -> None:
     assert studio.tools.size == 13 and studio.tools.class_id == 2
     qtbot.keyClick(studio.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     wait_image(qtbot, studio)
-    studio.palette.search.setFocus()
-    qtbot.keyClick(studio.palette.search, Qt.Key.Key_4)  # text, not "class 4"
-    assert studio.palette.search.text() == "4" and studio.tools.class_id == 2
+    studio.class_palette.search.setFocus()
+    qtbot.keyClick(studio.class_palette.search, Qt.Key.Key_4)  # text, not "class 4"
+    assert studio.class_palette.search.text() == "4" and studio.tools.class_id == 2
 
 
 class Recording(SlowSynth):
@@ -362,7 +362,7 @@ def test_remade_frames_show_at_the_slider_position(studio, qtbot) -> None:
 
 def test_rerolling_a_class_that_is_not_painted_says_so(studio) -> None:
     before = studio.controller.document.noise
-    studio.palette.reroll_requested.emit(3)  # the palette's "Re-roll this class's noise"
+    studio.class_palette.reroll_requested.emit(3)  # the palette's "Re-roll this class's noise"
     assert studio.controller.document.noise is before
     assert "'water' is not on the canvas" in studio.statusBar().currentMessage()
 

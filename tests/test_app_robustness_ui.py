@@ -152,12 +152,12 @@ def test_a_model_load_can_be_cancelled_and_the_current_model_keeps_working(
 
 
 def test_settings_keep_the_selected_class(studio, qtbot, monkeypatch) -> None:
-    studio.palette.select(3)
+    studio.class_palette.select(3)
     assert studio.tools.class_id == 3
     monkeypatch.setattr(SettingsDialog, "exec", lambda self: 1)  # OK, the same model
     with qtbot.waitSignal(studio.controller.model_changed, timeout=10000):
         studio.act.settings.trigger()
-    assert studio.tools.class_id == 3 and studio.palette.current_class() == 3
+    assert studio.tools.class_id == 3 and studio.class_palette.current_class() == 3
 
 
 def test_the_timing_of_the_last_generation_goes_with_its_model(studio, qtbot, other_dir) -> None:
