@@ -86,7 +86,7 @@ def test_fast_generator_with_pixel_noise_channels(padding: str, changes: dict, r
     assert ref.std() > 0.05
     for fast in (FastGenerator(g), FastGenerator(g, sparse=True), FastGenerator(g, label_mode="onehot")):
         seen = []
-        fast.head.register_forward_pre_hook(lambda m, args: seen.append(type(args[1]).__name__))
+        fast.head.register_forward_pre_hook(lambda m, args, seen=seen: seen.append(type(args[1]).__name__))
         assert_same_function(fast(lab, z), ref)
         split = fast.head.mode == "bag" and not rerolled
         assert seen == ["SplitNoise" if split else "Tensor"]
@@ -200,7 +200,7 @@ class _PadDtypes(TorchDispatchMode):
         super().__init__()
         self.dtypes: list[torch.dtype] = []
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if "reflection_pad" in str(func):
             self.dtypes.append(args[0].dtype)
         return func(*args, **(kwargs or {}))

@@ -26,26 +26,26 @@ from .helpers.runs import CPU, TINY_ARGS, tiny
 # (tiny model of tests/test_training.py; DATA and RUNS are filled in).
 OLD_CONFIG_JSON = """{"batch_size": 2, "beta1": 0.0, "beta2": 0.999, "channels_g": 4, "channels_last": true,
 "checkpoint_every": 1000, "clade_blocks": 0, "class_balance": true, "classes_file": null, "compile": false,
-"compile_memory_budget": 1.0, "crop": true, "crop_height": 0, "crop_width": 0, "cutmix": false, "d_channels": [8, 8, 16],
-"d_last_channels": 8, "d_spectral_norm": true, "dataroot": "DATA", "dataset": "folder", "deterministic": false,
-"device": "auto", "diffaug": "", "ema": true, "ema_bn_batches": 8, "ema_decay": 0.9999, "ema_warmup": false,
-"epochs": 200, "extra": {}, "flip": true, "g_mults": [4, 4, 2, 1], "height": 32, "init_from": null, "labelmix": true,
-"lambda_labelmix": 10.0, "load_scale": 1.1171875, "log_every": 50, "lr_d": 0.0004, "lr_g": 0.0001, "max_iters": 2,
-"name": "old", "noise_3d": true, "noise_mode": "image", "noise_pixel_channels": 0, "norm": "sync-batch",
-"num_workers": 0, "padding": "zeros", "precision": "auto", "reuse_fake": false, "runs_dir": "RUNS",
-"sample_every": 100, "scale_jitter": 0.0, "seed": 0, "sn_init_gain": 0.02, "spade_hidden": 8, "spade_shared": false,
-"spectral_norm": true, "time_limit": 0.0, "width": 48, "z_dim": 8}"""
+"compile_memory_budget": 1.0, "crop": true, "crop_height": 0, "crop_width": 0, "cutmix": false,
+"d_channels": [8, 8, 16], "d_last_channels": 8, "d_spectral_norm": true, "dataroot": "DATA", "dataset": "folder",
+"deterministic": false, "device": "auto", "diffaug": "", "ema": true, "ema_bn_batches": 8, "ema_decay": 0.9999,
+"ema_warmup": false, "epochs": 200, "extra": {}, "flip": true, "g_mults": [4, 4, 2, 1], "height": 32, "init_from": null,
+"labelmix": true, "lambda_labelmix": 10.0, "load_scale": 1.1171875, "log_every": 50, "lr_d": 0.0004, "lr_g": 0.0001,
+"max_iters": 2, "name": "old", "noise_3d": true, "noise_mode": "image", "noise_pixel_channels": 0, "norm": "sync-batch",
+"num_workers": 0, "padding": "zeros", "precision": "auto", "reuse_fake": false, "runs_dir": "RUNS", "sample_every": 100,
+"scale_jitter": 0.0, "seed": 0, "sn_init_gain": 0.02, "spade_hidden": 8, "spade_shared": false, "spectral_norm": true,
+"time_limit": 0.0, "width": 48, "z_dim": 8}"""
 
 # Every flag oasis-train had when the model flags were still written out by hand.
-TODAYS_FLAGS = """--dataset --dataroot --name --classes-file --runs-dir --resume --dry-run --gpus --preset --height --width
---z-dim --channels-g --spade-hidden --d-last-channels --spade-shared --no-spade-shared --clade-blocks --g-mults
+TODAYS_FLAGS = """--dataset --dataroot --name --classes-file --runs-dir --resume --dry-run --gpus --preset --height
+--width --z-dim --channels-g --spade-hidden --d-last-channels --spade-shared --no-spade-shared --clade-blocks --g-mults
 --d-channels --norm --spectral-norm --no-spectral-norm --padding --d-spectral-norm --no-d-spectral-norm --sn-init-gain
 --noise-3d --no-noise-3d --noise-pixel-channels --batch-size --epochs --max-iters --lr-g --lr-d --beta1 --beta2
 --lambda-labelmix --ema-decay --ema-bn-batches --labelmix --no-labelmix --cutmix --no-cutmix --class-balance
 --no-class-balance --ema --no-ema --ema-warmup --no-ema-warmup --noise-mode --reuse-fake --no-reuse-fake --diffaug
 --flip --no-flip --crop --no-crop --load-scale --scale-jitter --crop-height --crop-width --num-workers --init-from
 --seed --device --precision --channels-last --no-channels-last --compile --no-compile --compile-memory-budget
---deterministic --no-deterministic --log-every --sample-every --checkpoint-every --time-limit""".split()  # noqa: SIM905
+--deterministic --no-deterministic --log-every --sample-every --checkpoint-every --time-limit""".split()
 
 
 def _actions() -> dict[str, argparse.Action]:
@@ -209,7 +209,7 @@ def test_every_unworkable_value_is_listed_in_one_message_even_in_a_dry_run(tmp_p
     assert train_main([*run, *given, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("oasis-train: 10 options cannot work:\n")  # the crop is one problem
-    for flag, (value, message) in bad.items():
+    for flag, (_, message) in bad.items():
         assert message in err, flag
     for flag in ("--lr-g nan", "--num-workers -1", "--ema-decay 2.0", "--load-scale 0.0", "--time-limit -5.0",
                  "--max-iters 0", "--sample-every 0"):
