@@ -70,8 +70,11 @@ def load_layouts(args: argparse.Namespace, model) -> list[np.ndarray]:
         pairs = find_pairs(args.dataset, args.dataroot, "val", args.classes_file)[: args.count]
         size = (cfg.width, cfg.height)
         return [
-            np.asarray(Image.fromarray(info.map_labels(load_label(p.label)).astype(np.int32)).resize(size, Image.Resampling.NEAREST))
-            .astype(np.int64)
+            np.asarray(
+                Image.fromarray(info.map_labels(load_label(p.label)).astype(np.int32)).resize(
+                    size, Image.Resampling.NEAREST
+                )
+            ).astype(np.int64)
             for p in pairs
         ]
     classes = [c for c in range(cfg.label_nc) if c != cfg.dont_care_id]

@@ -81,8 +81,13 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=None)
     p.add_argument("--compile", action="store_true", help="also time torch.compile(mode='reduce-overhead')")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="ModelConfig changes, e.g. spade_shared=true clade_blocks=2 (random weights)")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="ModelConfig changes, e.g. spade_shared=true clade_blocks=2 (random weights)",
+    )
     p.add_argument("--compile-budget", type=float, default=1e9, help="start no compile after this many seconds")
     args = p.parse_args()
 
@@ -109,16 +114,28 @@ def main() -> None:
     if not args.model or args.set:
         trained_like(g, layout[None], noise.sample(0, cfg.z_dim, h, w, pixel_channels=cfg.noise_pixel_channels))
     g = g.to(dev)
-    info = {"device": torch.cuda.get_device_name(dev) if gpu else f"cpu x{torch.get_num_threads()} threads",
-            "torch": torch.__version__, "config": name, "size": [h, w], "results": []}
+    info = {
+        "device": torch.cuda.get_device_name(dev) if gpu else f"cpu x{torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+        "config": name,
+        "size": [h, w],
+        "results": [],
+    }
     print(f"# {info['device']}, torch {torch.__version__}, {name} {h}x{w}")
     print(f"{'variant':34s} {'batch':>5s} {'ms/call':>9s} {'ms/img':>8s} {'max|diff|':>10s}")
 
     def report(name: str, b: int, sec: float, diff: float | None) -> None:
         d = "" if diff is None else f"{diff:.2e}"
         print(f"{name:34s} {b:5d} {sec * 1e3:9.2f} {sec * 1e3 / b:8.2f} {d:>10s}", flush=True)
-        info["results"].append({"variant": name, "batch": b, "ms_per_call": sec * 1e3,
-                                "ms_per_image": sec * 1e3 / b, "max_abs_diff_vs_fp32_ref": diff})
+        info["results"].append(
+            {
+                "variant": name,
+                "batch": b,
+                "ms_per_call": sec * 1e3,
+                "ms_per_image": sec * 1e3 / b,
+                "max_abs_diff_vs_fp32_ref": diff,
+            }
+        )
 
     for b in batches:
         lab = layout[None].expand(b, -1, -1).to(dev)
@@ -127,7 +144,9 @@ def main() -> None:
         with torch.inference_mode():
             ref_out = g(onehot, z)
             # Reference style: the one-hot map is built inside the timed call, as the reference code does.
-            sec = timeit(lambda lab=lab, z=z: g(F.one_hot(lab, cfg.label_nc).permute(0, 3, 1, 2).float(), z), dev, 2, reps)
+            sec = timeit(
+                lambda lab=lab, z=z: g(F.one_hot(lab, cfg.label_nc).permute(0, 3, 1, 2).float(), z), dev, 2, reps
+            )
         report("reference-style fp32 eager", b, sec, 0.0)
         if gpu:
             torch.backends.cudnn.benchmark = True
@@ -156,7 +175,7 @@ def main() -> None:
 
     model = OasisModel(cfg, with_discriminator=False)
     model.generator.load_state_dict(g.state_dict())
-    for prec in (["bf16", "fp16"] if gpu else ["fp32", "bf16"]):
+    for prec in ["bf16", "fp16"] if gpu else ["fp32", "bf16"]:
         synth = Synthesizer(model, device=dev, precision=prec)  # CUDA: graphs, no compile
         z1 = synth.sample_noise(0)
         lay = layout.numpy()

@@ -69,8 +69,11 @@ def reference_style_step(t: Trainer, image: torch.Tensor, labels: torch.Tensor) 
     d_fake, d_real = t.D(fake), t.D(image)
     mask = losses.labelmix_mask(labels, mc.label_nc, t.noise_gen)
     d_mixed = t.D(mask * image + (1 - mask) * fake)
-    loss_d = (losses.fake_loss(d_fake) + losses.real_loss(d_real, labels, w)
-              + cfg.lambda_labelmix * losses.labelmix_loss(mask, d_mixed, d_real, d_fake))
+    loss_d = (
+        losses.fake_loss(d_fake)
+        + losses.real_loss(d_real, labels, w)
+        + cfg.lambda_labelmix * losses.labelmix_loss(mask, d_mixed, d_real, d_fake)
+    )
     loss_d.backward()
     t.opt_D.step()
 
@@ -122,30 +125,47 @@ def cpu_first(args: argparse.Namespace) -> None:
     preset = SIZE_PRESETS["cpu-small"]
     h, w = preset["height"], preset["width"]
     variants = {
-        "plain": ("plain: small OASIS 96x128, fp32, reference-style step",
-                  dict(SMALL, height=96, width=128, precision="fp32", channels_last=False, padding="zeros",
-                       sn_init_gain=0.02), True),
+        "plain": (
+            "plain: small OASIS 96x128, fp32, reference-style step",
+            dict(
+                SMALL, height=96, width=128, precision="fp32", channels_last=False, padding="zeros", sn_init_gain=0.02
+            ),
+            True,
+        ),
         "cpu-small": ("cpu-small preset (Trainer.step)", dict(preset), False),
         "fp32": ("cpu-small, fp32", dict(preset, precision="fp32"), False),
         "reuse": ("cpu-small --reuse-fake", dict(preset, reuse_fake=True), False),
         "compile": ("cpu-small --compile", dict(preset, compile=True), False),
         "shared": ("cpu-small --spade-shared", dict(preset, spade_shared=True), False),
         "clade": ("cpu-small --clade-blocks 2", dict(preset, clade_blocks=2), False),
-        "shared-reuse": ("cpu-small --spade-shared --reuse-fake", dict(preset, spade_shared=True, reuse_fake=True),
-                         False),
-        "clade-reuse": ("cpu-small --clade-blocks 2 --reuse-fake", dict(preset, clade_blocks=2, reuse_fake=True),
-                        False),
-        "cpu-fast": ("cpu-fast preset (cpu-small --spade-shared --clade-blocks 2 --reuse-fake)",
-                     dict(SIZE_PRESETS["cpu-fast"]), False),
-        "cpu-pretrained": ("cpu-pretrained preset (cpu-fast, D on frozen EfficientNet-Lite0, DiffAugment)",
-                           dict(SIZE_PRESETS["cpu-pretrained"]), False),
+        "shared-reuse": (
+            "cpu-small --spade-shared --reuse-fake",
+            dict(preset, spade_shared=True, reuse_fake=True),
+            False,
+        ),
+        "clade-reuse": (
+            "cpu-small --clade-blocks 2 --reuse-fake",
+            dict(preset, clade_blocks=2, reuse_fake=True),
+            False,
+        ),
+        "cpu-fast": (
+            "cpu-fast preset (cpu-small --spade-shared --clade-blocks 2 --reuse-fake)",
+            dict(SIZE_PRESETS["cpu-fast"]),
+            False,
+        ),
+        "cpu-pretrained": (
+            "cpu-pretrained preset (cpu-fast, D on frozen EfficientNet-Lite0, DiffAugment)",
+            dict(SIZE_PRESETS["cpu-pretrained"]),
+            False,
+        ),
     }
     chosen = args.variants.split(",") if args.variants else list(variants)
     if unknown := set(chosen) - set(variants):
         raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {', '.join(variants)}")
     results: dict = {"device": f"cpu x{torch.get_num_threads()}", "torch": torch.__version__, "classes": 9}
-    print(f"# {results['device']}, 9 classes, batch {preset['batch_size']}, "
-          f"{args.steps} timed steps after {args.warmup}")
+    print(
+        f"# {results['device']}, 9 classes, batch {preset['batch_size']}, {args.steps} timed steps after {args.warmup}"
+    )
     baseline = None
     with tempfile.TemporaryDirectory() as tmp:
         data = synthetic_folder(Path(tmp) / "data", 9, (h, w), n=2 * preset["batch_size"])
@@ -153,19 +173,36 @@ def cpu_first(args: argparse.Namespace) -> None:
             name, over, ref = variants[key]
             if args.precision:  # e.g. fp32: what a CPU without bf16 instructions runs
                 over = {**over, "precision": args.precision}
-            cfg = {**PRESETS["folder"], "batch_size": preset["batch_size"], **over, "dataset": "folder",
-                   "dataroot": str(data), "name": key, "runs_dir": tmp, "num_workers": 0, "device": "cpu"}
+            cfg = {
+                **PRESETS["folder"],
+                "batch_size": preset["batch_size"],
+                **over,
+                "dataset": "folder",
+                "dataroot": str(data),
+                "name": key,
+                "runs_dir": tmp,
+                "num_workers": 0,
+                "device": "cpu",
+            }
             t = Trainer(TrainConfig.from_dict(cfg), DistInfo(0, 1, 0, torch.device("cpu")))
             batch = next(iter(t._loader()))
             start = time.perf_counter()
             ips, _ = measure(t, batch, ref, args.steps, args.warmup)
             pixels = batch["image"].shape[-2] * batch["image"].shape[-1]
             baseline = baseline or ips * pixels
-            print(f"{name:55s} {ips:6.2f} images/s {ips * pixels / 1e3:7.1f} kpx/s  {ips * pixels / baseline:4.2f}x"
-                  f"  ({t.precision}, {time.perf_counter() - start:.0f} s with warm-up)", flush=True)
-            results[key] = {"name": name, "images_per_sec": ips, "pixels_per_sec": ips * pixels,
-                            "vs_first": ips * pixels / baseline, "precision": t.precision,
-                            "train_size": list(batch["image"].shape[-2:])}
+            print(
+                f"{name:55s} {ips:6.2f} images/s {ips * pixels / 1e3:7.1f} kpx/s  {ips * pixels / baseline:4.2f}x"
+                f"  ({t.precision}, {time.perf_counter() - start:.0f} s with warm-up)",
+                flush=True,
+            )
+            results[key] = {
+                "name": name,
+                "images_per_sec": ips,
+                "pixels_per_sec": ips * pixels,
+                "vs_first": ips * pixels / baseline,
+                "precision": t.precision,
+                "train_size": list(batch["image"].shape[-2:]),
+            }
             if args.out:
                 Path(args.out).write_text(json.dumps(results, indent=2))
             del t
@@ -175,8 +212,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cpu-first", action="store_true", help="plain baseline vs the cpu-small preset on the CPU")
     p.add_argument("--threads", type=int, default=2, help="with --cpu-first: CPU threads (default 2)")
-    p.add_argument("--precision", choices=["fp32", "bf16"],
-                   help="with --cpu-first: every variant in this precision (fp32: as on a CPU without bf16)")
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        help="with --cpu-first: every variant in this precision (fp32: as on a CPU without bf16)",
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--preset", choices=["paper", "small"], default="paper")
     p.add_argument("--classes", type=int, default=151)
@@ -184,26 +224,46 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--variants", help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse, "
-                   "compile-reuse-mem; "
-                   "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse, "
-                   "clade-reuse, cpu-fast, cpu-pretrained "
-                   "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)")
+    p.add_argument(
+        "--variants",
+        help="comma-separated: reference, step, reuse, bf16, compile, compile-reuse, "
+        "compile-reuse-mem; "
+        "with --cpu-first: plain, cpu-small, fp32, reuse, compile, shared, clade, shared-reuse, "
+        "clade-reuse, cpu-fast, cpu-pretrained "
+        "(default: reference, step, reuse, and bf16 on CPU; compile's warm-up steps compile)",
+    )
     p.add_argument("--profile", action="store_true", help="print the top kernels of each measured step")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="TrainConfig overrides, e.g. spade_hidden=64")
+    p.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="TrainConfig overrides, e.g. spade_hidden=64"
+    )
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.cpu_first:
         return cpu_first(args)
     h, w = (int(v) for v in args.size.split(","))
     dev = torch.device(args.device)
-    results = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu x{torch.get_num_threads()}",
-               "preset": args.preset, "classes": args.classes, "size": [h, w], "batch": args.batch}
+    results = {
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu x{torch.get_num_threads()}",
+        "preset": args.preset,
+        "classes": args.classes,
+        "size": [h, w],
+        "batch": args.batch,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         data = synthetic_folder(Path(tmp) / "data", args.classes, (h, w), n=args.batch)
-        base = dict(PRESETS["ade20k"], dataset="folder", dataroot=str(data), name="bench", runs_dir=tmp,
-                    height=h, width=w, batch_size=args.batch, num_workers=0, norm="batch", device=args.device)
+        base = dict(
+            PRESETS["ade20k"],
+            dataset="folder",
+            dataroot=str(data),
+            name="bench",
+            runs_dir=tmp,
+            height=h,
+            width=w,
+            batch_size=args.batch,
+            num_workers=0,
+            norm="batch",
+            device=args.device,
+        )
         if args.preset == "small":
             base.update(SMALL)
         for kv in args.set:
@@ -217,11 +277,17 @@ def main() -> None:
             "bf16": ("Trainer.step bf16 autocast", dict(precision="bf16"), False),
             "compile": ("Trainer.step --compile", dict(compile=True), False),
             "compile-reuse": ("Trainer.step --compile --reuse-fake", dict(compile=True, reuse_fake=True), False),
-            "compile-reuse-mem": ("Trainer.step --compile --reuse-fake --compile-memory-budget 0.5",
-                                  dict(compile=True, reuse_fake=True, compile_memory_budget=0.5), False),
+            "compile-reuse-mem": (
+                "Trainer.step --compile --reuse-fake --compile-memory-budget 0.5",
+                dict(compile=True, reuse_fake=True, compile_memory_budget=0.5),
+                False,
+            ),
         }
-        chosen = args.variants.split(",") if args.variants else (
-            ["reference", "step", "reuse"] + (["bf16"] if dev.type == "cpu" else []))
+        chosen = (
+            args.variants.split(",")
+            if args.variants
+            else (["reference", "step", "reuse"] + (["bf16"] if dev.type == "cpu" else []))
+        )
         if unknown := set(chosen) - set(variants):
             raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {', '.join(variants)}")
         variants = [variants[k] for k in chosen]

@@ -57,10 +57,13 @@ def comparison_rows(
     """layout | each model's first `variations` variations, side by side (the models share the layouts' classes)."""
     per_model = {label: sample_rows(path, examples_dir, reroll=False) for label, path in models.items()}
     first = next(iter(per_model.values()))
-    rows = [[first[i][0], *(c for r in per_model.values() for c in r[i][1 : 1 + variations])]
-            for i in range(len(first))]
-    titles = ["layout", *(f"{label} {s + 1}" if variations > 1 else label
-                          for label in per_model for s in SEEDS[:variations])]
+    rows = [
+        [first[i][0], *(c for r in per_model.values() for c in r[i][1 : 1 + variations])] for i in range(len(first))
+    ]
+    titles = [
+        "layout",
+        *(f"{label} {s + 1}" if variations > 1 else label for label in per_model for s in SEEDS[:variations]),
+    ]
     return rows, titles
 
 
@@ -75,10 +78,20 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", default=["landscapes", "streets"], help="bundled models (default: both)")
     p.add_argument("--model", type=Path, help="with one NAME: take this model folder instead of the bundled one")
-    p.add_argument("--compare", nargs="+", type=_labelled_path, metavar="LABEL=DIR",
-                   help="with one NAME and --out: these models' variations side by side")
-    p.add_argument("--variations", type=int, choices=range(1, len(SEEDS) + 1), default=len(SEEDS),
-                   help="with --compare: variations per model (default: all three)")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        type=_labelled_path,
+        metavar="LABEL=DIR",
+        help="with one NAME and --out: these models' variations side by side",
+    )
+    p.add_argument(
+        "--variations",
+        type=int,
+        choices=range(1, len(SEEDS) + 1),
+        default=len(SEEDS),
+        help="with --compare: variations per model (default: all three)",
+    )
     p.add_argument("--out", type=Path, help="with one NAME: write here instead of assets/models/NAME/samples.jpg")
     args = p.parse_args()
     if (args.model or args.out or args.compare) and len(args.names) != 1:

@@ -38,21 +38,29 @@ def main(argv: list[str] | None = None) -> int:
         print("oasis-generate: --variations must be >= 1", file=sys.stderr)
         return 2
     if args.seed < 0 or last_seed > MAX_SEED:
-        print(f"oasis-generate: seeds must be in 0..{MAX_SEED} (--seed >= 0, --seed + --variations - 1 <= {MAX_SEED}); "
-              f"these are {args.seed}..{last_seed}", file=sys.stderr)
+        print(
+            f"oasis-generate: seeds must be in 0..{MAX_SEED} (--seed >= 0, --seed + --variations - 1 <= {MAX_SEED}); "
+            f"these are {args.seed}..{last_seed}",
+            file=sys.stderr,
+        )
         return 2
     by_stem: dict[str, list[Path]] = {}
     for path in args.labels:
         by_stem.setdefault(path.stem, []).append(path)
     if clashes := [paths for paths in by_stem.values() if len(paths) > 1]:
         shown = "; ".join(", ".join(map(str, paths)) for paths in clashes)
-        print(f"oasis-generate: these inputs would write the same output file: {shown}; run them with different "
-              "--out folders", file=sys.stderr)
+        print(
+            f"oasis-generate: these inputs would write the same output file: {shown}; run them with different "
+            "--out folders",
+            file=sys.stderr,
+        )
         return 2
     inputs = {p.resolve() for p in args.labels}
     if overwritten := [p for p in _outputs(args) if p.resolve() in inputs]:
-        print(f"oasis-generate: {overwritten[0]} would be written over its own label map; choose another --out",
-              file=sys.stderr)
+        print(
+            f"oasis-generate: {overwritten[0]} would be written over its own label map; choose another --out",
+            file=sys.stderr,
+        )
         return 2
     try:
         model = default_model() if args.model is None else load_model(args.model, local_files_only=args.offline)
@@ -61,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oasis-generate: {e}", file=sys.stderr)
         return 1
     if not model.config.noise_3d and args.variations > 1:
-        print("oasis-generate: this model has no 3D noise, so every seed gives the same image; leave out --variations",
-              file=sys.stderr)
+        print(
+            "oasis-generate: this model has no 3D noise, so every seed gives the same image; leave out --variations",
+            file=sys.stderr,
+        )
         return 2
     print(f"model {model.config.name or args.model}: {synth.describe()}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)

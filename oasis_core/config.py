@@ -28,8 +28,20 @@ D_BACKBONES: tuple[str, ...] = get_args(DBackbone)[1:]
 FORMAT_VERSION = 1
 # Keys every model file has had since format 1: a file without them is damaged, and the paper's defaults would
 # silently build another model. Keys added later default to the behaviour of the files written before them.
-REQUIRED_KEYS = ("label_nc", "height", "width", "z_dim", "channels_g", "g_mults", "spade_hidden", "norm",
-                 "spectral_norm", "noise_3d", "d_channels", "d_last_channels")
+REQUIRED_KEYS = (
+    "label_nc",
+    "height",
+    "width",
+    "z_dim",
+    "channels_g",
+    "g_mults",
+    "spade_hidden",
+    "norm",
+    "spectral_norm",
+    "noise_3d",
+    "d_channels",
+    "d_last_channels",
+)
 
 # Label maps are PNGs of at most 16 bits: 65536 ids.
 MAX_LABEL_NC = 2**16
@@ -151,37 +163,55 @@ class ModelConfig:
     height: int = field(default=256, metadata={"help": "output height in pixels (paper: 256)"})
     width: int = field(default=256, metadata={"help": "output width in pixels (paper: 256; Cityscapes: 512)"})
     z_dim: int = field(default=64, metadata={"help": "noise channels of G's input (paper: 64)"})
-    channels_g: int = field(default=64, metadata={"help": "G's base width: its stage widths are --g-mults times this "
-                                                          "(paper: 64)"})
+    channels_g: int = field(
+        default=64, metadata={"help": "G's base width: its stage widths are --g-mults times this (paper: 64)"}
+    )
     g_mults: tuple[int, ...] = field(default=PAPER_G_MULTS, metadata={"help": "e.g. 16,16,16,8,4,2,1"})
     spade_hidden: int = field(default=128, metadata={"help": "width of SPADE's hidden embedding (paper: 128)"})
-    spade_shared: bool = field(default=False, metadata={
-        "help": "one hidden SPADE embedding per block instead of one per norm (cheaper)"})
-    clade_blocks: int = field(default=0, metadata={
-        "help": "the last K blocks use class-adaptive 1x1 modulation (cheaper)"})
-    norm: Norm = field(default="sync-batch", metadata={"help": "the parameter-free normalisation in G's SPADE "
-                                                                "layers (paper: sync-batch)"})
+    spade_shared: bool = field(
+        default=False, metadata={"help": "one hidden SPADE embedding per block instead of one per norm (cheaper)"}
+    )
+    clade_blocks: int = field(
+        default=0, metadata={"help": "the last K blocks use class-adaptive 1x1 modulation (cheaper)"}
+    )
+    norm: Norm = field(
+        default="sync-batch",
+        metadata={"help": "the parameter-free normalisation in G's SPADE layers (paper: sync-batch)"},
+    )
     spectral_norm: bool = field(default=True, metadata={"help": "spectral norm in G and D (paper: on)"})
-    d_spectral_norm: bool = field(default=True, metadata={
-        "help": "with --spectral-norm: in D too (paper: on; off leaves D unconstrained)"})
+    d_spectral_norm: bool = field(
+        default=True, metadata={"help": "with --spectral-norm: in D too (paper: on; off leaves D unconstrained)"}
+    )
     # Zeros (paper) tell the networks where the image border is; small models trained briefly turn that into stripes
     # parallel to the borders. Reflection carries no such signal.
-    padding: Padding = field(default="zeros", metadata={
-        "help": "padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw "
-                "stripes from)"})
+    padding: Padding = field(
+        default="zeros",
+        metadata={
+            "help": "padding of G's and D's 3x3 convs (paper: zeros; reflect gives G no border position to draw "
+            "stripes from)"
+        },
+    )
     noise_3d: bool = field(default=True, metadata={"help": "3D noise input to G (paper: on)"})
     # Inside a region of one class, image-level noise and labels are constant, so a small generator's only source of
     # texture is the region's edges: it draws lines parallel to them. Per-pixel channels give it one.
-    noise_pixel_channels: int = field(default=0, metadata={
-        "help": "the last K noise channels are drawn per pixel, the rest per image (paper: 0): a texture source "
-                "inside uniform regions for small generators, which otherwise draw lines along region edges"})
+    noise_pixel_channels: int = field(
+        default=0,
+        metadata={
+            "help": "the last K noise channels are drawn per pixel, the rest per image (paper: 0): a texture source "
+            "inside uniform regions for small generators, which otherwise draw lines along region edges"
+        },
+    )
     d_channels: tuple[int, ...] = field(default=PAPER_D_CHANNELS, metadata={"help": "e.g. 128,128,256,256,512,512"})
     d_last_channels: int = field(default=64, metadata={"help": "width of D's last decoder stage (paper: 64)"})
     # "" is the paper's trainable encoder; a backbone's name puts D's decoder on that frozen ImageNet network's
     # features (five scales, so d_channels has five entries: the decoder's widths per scale).
-    d_backbone: DBackbone = field(default="", metadata={
-        "help": "build D on a frozen ImageNet network, an EfficientNet-Lite (training needs the 'train' extra), "
-        "or '' for the paper's trainable encoder"})
+    d_backbone: DBackbone = field(
+        default="",
+        metadata={
+            "help": "build D on a frozen ImageNet network, an EfficientNet-Lite (training needs the 'train' extra), "
+            "or '' for the paper's trainable encoder"
+        },
+    )
     # Not options: the classes come from the data, the name and version from the program.
     class_names: tuple[str, ...] = ()
     class_colors: tuple[tuple[int, int, int], ...] = ()
@@ -201,8 +231,9 @@ class ModelConfig:
                 raise ConfigError(f"{f.name} must be {_describe(types[f.name])}, got {reprlib.repr(value)}") from None
         # Before a name and a colour are made for every class, and before anything is sized by them.
         if not 1 <= self.label_nc <= MAX_LABEL_NC:
-            raise ConfigError(f"label_nc must be in 1..{MAX_LABEL_NC} (label maps are PNGs of at most 16 bits), "
-                              f"got {self.label_nc}")
+            raise ConfigError(
+                f"label_nc must be in 1..{MAX_LABEL_NC} (label maps are PNGs of at most 16 bits), got {self.label_nc}"
+            )
         if max(self.height, self.width) > MAX_SIDE:
             raise ConfigError(f"output size {self.height}x{self.width}: height and width must be at most {MAX_SIDE}")
         object.__setattr__(self, "class_names", self.class_names or tuple(f"class {i}" for i in range(self.label_nc)))
@@ -217,8 +248,13 @@ class ModelConfig:
             )
         if len(self.g_mults) < 2:
             raise ConfigError("g_mults needs at least two stages")
-        widths = {"channels_g": (self.channels_g,), "g_mults": self.g_mults, "spade_hidden": (self.spade_hidden,),
-                  "d_channels": self.d_channels, "d_last_channels": (self.d_last_channels,)}
+        widths = {
+            "channels_g": (self.channels_g,),
+            "g_mults": self.g_mults,
+            "spade_hidden": (self.spade_hidden,),
+            "d_channels": self.d_channels,
+            "d_last_channels": (self.d_last_channels,),
+        }
         if zero := [k for k, v in widths.items() if min(v, default=0) < 1]:
             raise ConfigError(f"{', '.join(zero)}: every width must be at least 1")
         f = self.upsampling
@@ -248,8 +284,9 @@ class ModelConfig:
         if self.dont_care_id is not None and not 0 <= self.dont_care_id < self.label_nc:
             raise ConfigError(f"dont_care_id {self.dont_care_id} is outside 0..{self.label_nc - 1}")
         if self.d_backbone and len(self.d_channels) != 5:
-            raise ConfigError(f"a d_backbone has 5 feature scales: d_channels needs 5 entries, got "
-                              f"{len(self.d_channels)}")
+            raise ConfigError(
+                f"a d_backbone has 5 feature scales: d_channels needs 5 entries, got {len(self.d_channels)}"
+            )
         if self.z_dim < 0 or (self.noise_3d and self.z_dim == 0):
             raise ConfigError("3D noise needs z_dim > 0")
         if not 0 <= self.noise_pixel_channels <= self.noise_channels:
@@ -266,7 +303,7 @@ class ModelConfig:
         return tuple(m * self.channels_g for m in self.g_mults)
 
     def block_modulation(self, index: int) -> Modulation:
-        """"spade", "shared" or "clade" for SPADE block `index` (0 = lowest resolution)."""
+        """ "spade", "shared" or "clade" for SPADE block `index` (0 = lowest resolution)."""
         if index >= len(self.g_mults) - 1 - self.clade_blocks:
             return "clade"
         return "shared" if self.spade_shared else "spade"
@@ -297,8 +334,13 @@ class ModelConfig:
     @classmethod
     def from_dataset(cls, classes: ClassTable, **options: Any) -> ModelConfig:
         """The model for a dataset's classes: `options` are option fields (and `name`); the rest are defaults."""
-        return cls(label_nc=classes.label_nc, class_names=classes.class_names, class_colors=classes.class_colors or (),
-                   dont_care_id=classes.dont_care_id, **options)
+        return cls(
+            label_nc=classes.label_nc,
+            class_names=classes.class_names,
+            class_colors=classes.class_colors or (),
+            dont_care_id=classes.dont_care_id,
+            **options,
+        )
 
     # ---- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -211,7 +211,9 @@ def check_weights(model: OasisModel, state: dict[str, torch.Tensor], source: str
         cfg = model.config
         if head is not None and head.shape[1] != cfg.cond_channels:
             found = head.shape[1] - cfg.noise_channels
-            count = f"the weights are for {found} label channels but the config says {cfg.label_nc}: " if found > 0 else ""
+            count = (
+                f"the weights are for {found} label channels but the config says {cfg.label_nc}: " if found > 0 else ""
+            )
             raise ModelFileError(
                 f"{source}: {count}the generator's first layer takes {head.shape[1]} input channels, the config "
                 f"describes {cfg.cond_channels} ({cfg.noise_channels} noise + {cfg.label_nc} labels); "
@@ -244,7 +246,10 @@ def load_model(
     """
     ref = str(path_or_hub_id)
     hub: dict[str, Any] = {
-        "revision": revision, "cache_dir": cache_dir, "token": token, "local_files_only": local_files_only
+        "revision": revision,
+        "cache_dir": cache_dir,
+        "token": token,
+        "local_files_only": local_files_only,
     }
     from_hub = False
     if os.path.isdir(ref):

@@ -36,7 +36,9 @@ def select_device(device: str | torch.device = "auto") -> DeviceChoice:
     if str(device) != "auto":
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU (CPU-only build or no driver)")
+            raise RuntimeError(
+                "device 'cuda' was asked for, but PyTorch sees no CUDA GPU (CPU-only build or no driver)"
+            )
         if dev.type == "mps" and not torch.backends.mps.is_available():
             raise RuntimeError("device 'mps' was asked for, but Apple MPS is not available")
         return DeviceChoice(dev, f"{dev} was asked for")
@@ -172,7 +174,7 @@ class Synthesizer:
         z = self._noise_for(noise, seed=None)
         z = None if z is None else self._on_device(z)
         frames = []
-        for chunk in (z.split(batch_size) if z is not None else [None]):
+        for chunk in z.split(batch_size) if z is not None else [None]:
             b = 1 if chunk is None else chunk.shape[0]
             img = self._generator(lab[None].expand(b, -1, -1), chunk)
             if not torch.isfinite(img).all():  # it would be written as black pixels
@@ -211,7 +213,9 @@ class Synthesizer:
         z = noise[None] if noise.dim() == 3 else noise
         expected = (cfg.z_dim, *self.size)
         if z.dim() != 4 or tuple(z.shape[1:]) != expected:
-            raise ValueError(f"noise must be (B, {expected[0]}, {expected[1]}, {expected[2]}), got {tuple(noise.shape)}")
+            raise ValueError(
+                f"noise must be (B, {expected[0]}, {expected[1]}, {expected[2]}), got {tuple(noise.shape)}"
+            )
         if not z.is_floating_point():
             raise ValueError(f"noise must be a float tensor, got {z.dtype}")
         if z.shape[0] == 0:
@@ -242,4 +246,3 @@ class Synthesizer:
     def warmup(self) -> None:
         """One throwaway generation so the first real request does not pay for allocator/oneDNN setup."""
         self.generate(np.zeros(self.size, dtype=np.int64), seed=0)
-

@@ -96,8 +96,12 @@ def test_config_json_values_of_the_wrong_type_are_refused(changes: dict, message
 
 
 def test_json_lists_and_numpy_integers_are_stored_as_tuples_and_ints() -> None:
-    data = {**tiny_config().to_dict(), "label_nc": np.int64(5), "g_mults": [4, 4, 2, 1],
-            "class_colors": [[1, 2, 3]] * 5}
+    data = {
+        **tiny_config().to_dict(),
+        "label_nc": np.int64(5),
+        "g_mults": [4, 4, 2, 1],
+        "class_colors": [[1, 2, 3]] * 5,
+    }
     cfg = ModelConfig.from_dict(data)
     assert type(cfg.label_nc) is int and cfg.g_mults == (4, 4, 2, 1) and cfg.class_colors == ((1, 2, 3),) * 5
     assert json.loads(cfg.to_json())["label_nc"] == 5 and hash(cfg) == hash(tiny_config(class_colors=[(1, 2, 3)] * 5))

@@ -90,8 +90,10 @@ def test_training_noise_is_the_same_on_gpu_and_cpu(tmp_path, mode: str) -> None:
     gpu = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cuda"))
     maps = []
     for info in (CPU, gpu):
-        t = Trainer(tiny(tmp_path, name=f"noise-{info.device.type}", noise_mode=mode, precision="fp32",
-                         deterministic=False), info)
+        t = Trainer(
+            tiny(tmp_path, name=f"noise-{info.device.type}", noise_mode=mode, precision="fp32", deterministic=False),
+            info,
+        )
         labels = next(iter(t._loader()))["labels"].to(info.device)
         maps.append(t.sample_noise(labels).cpu())
     assert torch.equal(maps[0], maps[1])

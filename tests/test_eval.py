@@ -413,8 +413,19 @@ def test_local_reroll_measures_inside_and_far_outside() -> None:
 def test_cli_refuses_no_contact_rows_before_evaluating(tmp_path: Path, capsys) -> None:
     # Zero rows used to fail after the whole evaluation, with no contact sheet.
     with pytest.raises(SystemExit) as stop:
-        eval_main([str(tmp_path), "--dataset", "folder", "--dataroot", str(tmp_path), "--out", str(tmp_path / "o"),
-                   "--contact-rows", "0"])
+        eval_main(
+            [
+                str(tmp_path),
+                "--dataset",
+                "folder",
+                "--dataroot",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--contact-rows",
+                "0",
+            ]
+        )
     assert stop.value.code == 2 and "must be >= 1, got 0" in capsys.readouterr().err
 
 

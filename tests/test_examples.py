@@ -137,8 +137,15 @@ def test_examples_menu_is_disabled_with_a_reason_for_other_classes(studio) -> No
 def test_make_samples_draws_the_examples_only_and_compares_models(tmp_path: Path) -> None:
     """docs/make_samples.py: one row per example layout (layout, three variations, a re-roll), no dataset photo."""
     land = class_config("landscapes")
-    cfg = tiny_config(label_nc=land.label_nc, class_names=land.class_names, class_colors=land.class_colors,
-                      dont_care_id=land.dont_care_id, height=192, width=256, noise_pixel_channels=2)
+    cfg = tiny_config(
+        label_nc=land.label_nc,
+        class_names=land.class_names,
+        class_colors=land.class_colors,
+        dont_care_id=land.dont_care_id,
+        height=192,
+        width=256,
+        noise_pixel_channels=2,
+    )
     torch.manual_seed(0)
     OasisModel(cfg).save_pretrained(tmp_path / "model")
     spec = importlib.util.spec_from_file_location("make_samples", ROOT / "docs" / "make_samples.py")

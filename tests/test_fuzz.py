@@ -50,7 +50,10 @@ def run(check: Callable[[], None], examples: int) -> None:
     # No example database: it would be written under the working directory. The default run's examples are fixed
     # (derandomized), so that it passes or fails the same way every time; the long run draws new ones.
     settings(
-        max_examples=examples, deadline=None, database=None, derandomize=examples < 100,
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=examples < 100,
         suppress_health_check=list(HealthCheck),
     )(check)()
 

@@ -49,8 +49,21 @@ def test_oasis_generate_cli(model: OasisModel, tmp_path: Path, capsys) -> None:
     Image.fromarray(colorize(labels, model.config)).save(tmp_path / "b.png")
     (tmp_path / "bad.png").write_bytes(b"nope")
     args = [str(tmp_path / n) for n in ("a.png", "b.png", "bad.png")]
-    code = generate_main([*args, "--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
-                          "--variations", "2", "--seed", "5", "--device", "cpu"])
+    code = generate_main(
+        [
+            *args,
+            "--model",
+            str(tmp_path / "model"),
+            "--out",
+            str(tmp_path / "out"),
+            "--variations",
+            "2",
+            "--seed",
+            "5",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 1  # one input was bad; the others were still written
     err = capsys.readouterr().err
     assert "skipped" in err and "the layout was 40x30 and was resized to the model's 48x32" in err

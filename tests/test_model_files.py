@@ -193,4 +193,3 @@ def test_each_bundled_model_generates_and_segments_on_cpu(name: str) -> None:
     image = synth.generate(labels, seed=0)
     assert image.shape == (*synth.size, 3) and image.std() > 5
     assert synth.segment(image).shape == synth.size
-

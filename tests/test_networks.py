@@ -70,9 +70,7 @@ def test_fast_generator_matches_generator(norm: str, mode: str, sparse: bool, pa
 
 
 @pytest.mark.parametrize("padding", ["zeros", "reflect"])
-@pytest.mark.parametrize(
-    "changes", [dict(), dict(spade_shared=True, clade_blocks=1)], ids=["spade", "shared-clade"]
-)
+@pytest.mark.parametrize("changes", [dict(), dict(spade_shared=True, clade_blocks=1)], ids=["spade", "shared-clade"])
 @pytest.mark.parametrize("rerolled", [True, False], ids=["region-rerolled", "global"])
 def test_fast_generator_with_pixel_noise_channels(padding: str, changes: dict, rerolled: bool) -> None:
     cfg = tiny_config(height=64, width=96, padding=padding, noise_pixel_channels=3, **changes)

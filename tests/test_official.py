@@ -95,9 +95,7 @@ def test_import_maps_every_tensor(checkpoint) -> None:
     assert torch.equal(sd["generator.head.weight"], g_sd["fc.weight"])
     assert torch.equal(sd["generator.blocks.2.norm_s.gamma.weight"], g_sd["body.2.norm_s.mlp_gamma.weight"])
     assert torch.equal(sd["generator.blocks.1.norm_1.norm.running_var"], g_sd["body.1.norm_1.first_norm.running_var"])
-    assert torch.equal(
-        sd["discriminator.up.1.conv1.parametrizations.weight.0._u"], d_sd["body_up.1.conv1.2.weight_u"]
-    )
+    assert torch.equal(sd["discriminator.up.1.conv1.parametrizations.weight.0._u"], d_sd["body_up.1.conv1.2.weight_u"])
     assert torch.equal(sd["discriminator.out.bias"], d_sd["layer_up_last.bias"])
     synth = Synthesizer(model, device="cpu")
     assert synth.generate(random_layout(32, 48, [0, 1], seed=0), seed=0).std() > 0

@@ -70,8 +70,24 @@ def test_every_model_option_is_a_flag_and_a_training_option_from_its_field() -> 
 def test_todays_flags_keep_their_names_and_behaviour() -> None:
     parser = build_parser()
     assert set(TODAYS_FLAGS) <= set(parser._option_string_actions)
-    args = parser.parse_args(["--name", "r", "--g-mults", "8,4,2,1", "--d-channels", "8,16", "--no-spectral-norm",
-                              "--spade-shared", "--norm", "instance", "--padding", "reflect", "--z-dim", "16"])
+    args = parser.parse_args(
+        [
+            "--name",
+            "r",
+            "--g-mults",
+            "8,4,2,1",
+            "--d-channels",
+            "8,16",
+            "--no-spectral-norm",
+            "--spade-shared",
+            "--norm",
+            "instance",
+            "--padding",
+            "reflect",
+            "--z-dim",
+            "16",
+        ]
+    )
     assert args.g_mults == (8, 4, 2, 1) and args.d_channels == (8, 16) and args.z_dim == 16
     assert args.spectral_norm is False and args.spade_shared is True and args.noise_3d is None
     assert (args.norm, args.padding) == ("instance", "reflect")
@@ -93,8 +109,21 @@ def test_the_flat_form_is_todays_config_json() -> None:
 def test_a_run_folder_of_todays_format_resumes(tmp_path: Path, capsys) -> None:
     data = make_dataset(tmp_path / "data")
     runs = tmp_path / "runs"
-    first = ["--dataset", "folder", "--dataroot", str(data), "--name", "old", "--runs-dir", str(runs), *TINY_ARGS,
-             "--max-iters", "2", "--sample-every", "100"]
+    first = [
+        "--dataset",
+        "folder",
+        "--dataroot",
+        str(data),
+        "--name",
+        "old",
+        "--runs-dir",
+        str(runs),
+        *TINY_ARGS,
+        "--max-iters",
+        "2",
+        "--sample-every",
+        "100",
+    ]
     assert train_main(first) == 0
     saved = OLD_CONFIG_JSON.replace('"DATA"', json.dumps(str(data))).replace('"RUNS"', json.dumps(str(runs)))
     (runs / "old" / "config.json").write_text(saved)
@@ -162,8 +191,24 @@ def test_a_failed_forced_export_leaves_the_old_folder_as_it_was(tmp_path: Path, 
 def test_run_names_stay_inside_the_runs_folder(tmp_path: Path, capsys) -> None:
     data, runs = make_dataset(tmp_path / "data"), tmp_path / "runs"
     for name in ("../escaped", "a/b", "..", "/tmp/abs"):
-        assert train_main(["--dataset", "folder", "--dataroot", str(data), "--name", name, "--runs-dir", str(runs),
-                           *TINY_ARGS, "--max-iters", "1"]) == 2
+        assert (
+            train_main(
+                [
+                    "--dataset",
+                    "folder",
+                    "--dataroot",
+                    str(data),
+                    "--name",
+                    name,
+                    "--runs-dir",
+                    str(runs),
+                    *TINY_ARGS,
+                    "--max-iters",
+                    "1",
+                ]
+            )
+            == 2
+        )
         assert "a run name is the name of a folder in the runs folder" in capsys.readouterr().err
     assert train_main(["--name", "../escaped", "--runs-dir", str(runs), "--resume"]) == 2
     assert "a run name is the name of a folder" in capsys.readouterr().err
@@ -180,8 +225,21 @@ def test_a_run_that_reaches_max_iters_says_so_even_near_its_time_limit(tmp_path:
 
 def test_fp16_is_refused_on_a_cpu_before_training(tmp_path: Path, capsys) -> None:
     data = make_dataset(tmp_path / "data")
-    args = ["--dataset", "folder", "--dataroot", str(data), "--name", "h", "--runs-dir", str(tmp_path / "runs"),
-            *TINY_ARGS, "--precision", "fp16", "--device", "cpu"]
+    args = [
+        "--dataset",
+        "folder",
+        "--dataroot",
+        str(data),
+        "--name",
+        "h",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        *TINY_ARGS,
+        "--precision",
+        "fp16",
+        "--device",
+        "cpu",
+    ]
     assert train_main([*args, "--dry-run"]) == 2
     assert "--precision fp16: fp16 is only offered on GPUs" in capsys.readouterr().err
     with pytest.raises(TrainingError, match="fp16 is only offered on GPUs"):
@@ -192,27 +250,45 @@ def test_fp16_is_refused_on_a_cpu_before_training(tmp_path: Path, capsys) -> Non
 
 def test_every_unworkable_value_is_listed_in_one_message_even_in_a_dry_run(tmp_path: Path, capsys) -> None:
     data = make_dataset(tmp_path / "data")
-    run = ["--dataset", "folder", "--dataroot", str(data), "--name", "bad", "--runs-dir", str(tmp_path / "runs"),
-           *TINY_ARGS]
-    bad = {"--lr-g": ("nan", "must be a positive number"),
-           "--crop-height": ("64", "--crop-height/--crop-width 64x96: larger than the 32x48 images"),
-           "--crop-width": ("96", ""),
-           "--diffaug": ("translation,blur", "unknown ['blur']"),
-           "--num-workers": ("-1", "must be 0 (load in the training process) or more"),
-           "--ema-decay": ("2", "must be in [0, 1)"),
-           "--load-scale": ("0", "must be at least 1"),
-           "--time-limit": ("-5", "must be minutes >= 0"),
-           "--max-iters": ("0", "must be at least 1"),
-           "--sample-every": ("0", "must be at least 1"),
-           "--channels-g": ("0", "channels_g: every width must be at least 1")}
+    run = [
+        "--dataset",
+        "folder",
+        "--dataroot",
+        str(data),
+        "--name",
+        "bad",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        *TINY_ARGS,
+    ]
+    bad = {
+        "--lr-g": ("nan", "must be a positive number"),
+        "--crop-height": ("64", "--crop-height/--crop-width 64x96: larger than the 32x48 images"),
+        "--crop-width": ("96", ""),
+        "--diffaug": ("translation,blur", "unknown ['blur']"),
+        "--num-workers": ("-1", "must be 0 (load in the training process) or more"),
+        "--ema-decay": ("2", "must be in [0, 1)"),
+        "--load-scale": ("0", "must be at least 1"),
+        "--time-limit": ("-5", "must be minutes >= 0"),
+        "--max-iters": ("0", "must be at least 1"),
+        "--sample-every": ("0", "must be at least 1"),
+        "--channels-g": ("0", "channels_g: every width must be at least 1"),
+    }
     given = [a for flag, (value, _) in bad.items() for a in (flag, value)]
     assert train_main([*run, *given, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("oasis-train: 10 options cannot work:\n")  # the crop is one problem
     for flag, (_, message) in bad.items():
         assert message in err, flag
-    for flag in ("--lr-g nan", "--num-workers -1", "--ema-decay 2.0", "--load-scale 0.0", "--time-limit -5.0",
-                 "--max-iters 0", "--sample-every 0"):
+    for flag in (
+        "--lr-g nan",
+        "--num-workers -1",
+        "--ema-decay 2.0",
+        "--load-scale 0.0",
+        "--time-limit -5.0",
+        "--max-iters 0",
+        "--sample-every 0",
+    ):
         assert flag in err
     assert not (tmp_path / "runs").exists()
     with pytest.raises(TrainingError, match="3 options cannot work"):

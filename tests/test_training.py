@@ -110,10 +110,22 @@ def test_refuses_to_overwrite_or_resume_a_different_model(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(labelmix=False), dict(cutmix=True), dict(class_balance=False), dict(ema=False), dict(noise_3d=False),
-     dict(spectral_norm=False), dict(noise_mode="mix"), dict(noise_mode="region"), dict(norm="instance"),
-     dict(reuse_fake=True), dict(diffaug="translation,cutout"), dict(precision="fp32"), dict(scale_jitter=0.3),
-     dict(spade_shared=True, clade_blocks=1)],
+    [
+        dict(labelmix=False),
+        dict(cutmix=True),
+        dict(class_balance=False),
+        dict(ema=False),
+        dict(noise_3d=False),
+        dict(spectral_norm=False),
+        dict(noise_mode="mix"),
+        dict(noise_mode="region"),
+        dict(norm="instance"),
+        dict(reuse_fake=True),
+        dict(diffaug="translation,cutout"),
+        dict(precision="fp32"),
+        dict(scale_jitter=0.3),
+        dict(spade_shared=True, clade_blocks=1),
+    ],
 )
 def test_ablations_train(tmp_path: Path, overrides: dict) -> None:
     t = Trainer(tiny(tmp_path, max_iters=2, sample_every=100, **overrides), CPU)
@@ -126,8 +138,21 @@ def test_ablations_train(tmp_path: Path, overrides: dict) -> None:
 
 def test_cli_dry_run_train_and_export(tmp_path: Path, capsys) -> None:
     data = make_dataset(tmp_path / "data")
-    common = ["--dataset", "folder", "--dataroot", str(data), "--name", "cli", "--runs-dir", str(tmp_path / "runs"),
-              *TINY_ARGS, "--max-iters", "2", "--lr-d", "3e-4"]
+    common = [
+        "--dataset",
+        "folder",
+        "--dataroot",
+        str(data),
+        "--name",
+        "cli",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        *TINY_ARGS,
+        "--max-iters",
+        "2",
+        "--lr-d",
+        "3e-4",
+    ]
     assert train_main([*common, "--dry-run"]) == 0
     resolved = json.loads(capsys.readouterr().out)
     assert resolved["train"]["lr_d"] == 3e-4 and resolved["train"]["lambda_labelmix"] == 10.0  # override + preset
@@ -181,12 +206,23 @@ def test_a_step_sees_the_same_images_on_any_number_of_processes() -> None:
 
 def test_bad_run_options_are_one_line_errors(tmp_path: Path, capsys) -> None:
     data = make_dataset(tmp_path / "data")
-    run = ["--dataset", "folder", "--dataroot", str(data), "--name", "bad", "--runs-dir", str(tmp_path / "runs"),
-           *TINY_ARGS]
-    bad = [(["--batch-size", "0"], "must be a positive multiple of the 1 process(es), got 0"),
-           (["--device", "gpu"], "use auto, cpu or cuda"),
-           (["--gpus", str(torch.cuda.device_count() + 1)], "CUDA GPU(s); several CPU processes: torchrun"),
-           (["--crop-height", "20", "--crop-width", "24"], "multiple of the discriminator's total downsampling 8")]
+    run = [
+        "--dataset",
+        "folder",
+        "--dataroot",
+        str(data),
+        "--name",
+        "bad",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        *TINY_ARGS,
+    ]
+    bad = [
+        (["--batch-size", "0"], "must be a positive multiple of the 1 process(es), got 0"),
+        (["--device", "gpu"], "use auto, cpu or cuda"),
+        (["--gpus", str(torch.cuda.device_count() + 1)], "CUDA GPU(s); several CPU processes: torchrun"),
+        (["--crop-height", "20", "--crop-width", "24"], "multiple of the discriminator's total downsampling 8"),
+    ]
     if not torch.cuda.is_available():
         bad.append((["--device", "cuda"], "PyTorch sees no CUDA GPU"))
     for extra, message in bad:
@@ -197,11 +233,49 @@ def test_bad_run_options_are_one_line_errors(tmp_path: Path, capsys) -> None:
 
 def test_torchrun_two_gloo_processes_end_with_identical_weights(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "data", n=8)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training",
-           "--dataset", "folder", "--dataroot", str(data), "--name", "ddp", "--runs-dir", str(tmp_path / "runs"),
-           "--height", "32", "--width", "48", "--z-dim", "8", "--channels-g", "4", "--g-mults", "4,4,2,1",
-           "--spade-hidden", "8", "--d-channels", "8,8,16", "--d-last-channels", "8", "--batch-size", "2",
-           "--num-workers", "0", "--max-iters", "3", "--device", "cpu", "--sample-every", "100"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "training",
+        "--dataset",
+        "folder",
+        "--dataroot",
+        str(data),
+        "--name",
+        "ddp",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--height",
+        "32",
+        "--width",
+        "48",
+        "--z-dim",
+        "8",
+        "--channels-g",
+        "4",
+        "--g-mults",
+        "4,4,2,1",
+        "--spade-hidden",
+        "8",
+        "--d-channels",
+        "8,8,16",
+        "--d-last-channels",
+        "8",
+        "--batch-size",
+        "2",
+        "--num-workers",
+        "0",
+        "--max-iters",
+        "3",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "100",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -293,8 +367,9 @@ def test_a_stop_signal_reaching_a_starting_worker_does_not_kill_it() -> None:
 
     from training.loader import start_workers
 
-    loader = torch.utils.data.DataLoader(_SlowStartWorkers(), batch_size=2, num_workers=1,
-                                         worker_init_fn=_slow_worker_init)
+    loader = torch.utils.data.DataLoader(
+        _SlowStartWorkers(), batch_size=2, num_workers=1, worker_init_fn=_slow_worker_init
+    )
     batches = start_workers(loader)
     os.kill(batches._workers[0].pid, signal.SIGTERM)  # before the worker ignores it
     assert [b.tolist() for b in batches] == [[0, 1], [2, 3]]  # the worker lived
@@ -307,13 +382,51 @@ def test_sigterm_to_the_whole_process_group_saves_a_checkpoint(tmp_path: Path) -
 
     data = make_dataset(tmp_path / "data", n=8)
     run = tmp_path / "runs" / "sig"
-    cmd = [sys.executable, "-m", "training", "--dataset", "folder", "--dataroot", str(data), "--name", "sig",
-           "--runs-dir", str(tmp_path / "runs"), "--height", "32", "--width", "48", "--z-dim", "8", "--channels-g", "4",
-           "--g-mults", "4,4,2,1", "--spade-hidden", "8", "--d-channels", "8,8,16", "--d-last-channels", "8",
-           "--batch-size", "2", "--num-workers", "2", "--max-iters", "100000", "--device", "cpu",
-           "--sample-every", "100000", "--log-every", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "training",
+        "--dataset",
+        "folder",
+        "--dataroot",
+        str(data),
+        "--name",
+        "sig",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--height",
+        "32",
+        "--width",
+        "48",
+        "--z-dim",
+        "8",
+        "--channels-g",
+        "4",
+        "--g-mults",
+        "4,4,2,1",
+        "--spade-hidden",
+        "8",
+        "--d-channels",
+        "8,8,16",
+        "--d-last-channels",
+        "8",
+        "--batch-size",
+        "2",
+        "--num-workers",
+        "2",
+        "--max-iters",
+        "100000",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "100000",
+        "--log-every",
+        "1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not (run / "metrics.jsonl").exists() or (run / "metrics.jsonl").read_text().count("\n") < 3:
@@ -361,8 +474,9 @@ def test_compiled_step_matches_eager(tmp_path: Path) -> None:
     """`--compile` changes how the step runs, not what it computes: same losses and updates as eager."""
     runs = []
     for compiled in (False, True):
-        t = Trainer(tiny(tmp_path, name=f"compile-{compiled}", compile=compiled, deterministic=False,
-                         precision="fp32"), CPU)
+        t = Trainer(
+            tiny(tmp_path, name=f"compile-{compiled}", compile=compiled, deterministic=False, precision="fp32"), CPU
+        )
         batch = next(iter(t._loader()))
         image = batch["image"].contiguous(memory_format=torch.channels_last)
         stats = [t.step(image, batch["labels"]) for _ in range(2)]

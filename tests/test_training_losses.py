@@ -62,8 +62,11 @@ def test_discriminator_losses_split_the_batch_of_fake_real_and_mixed() -> None:
     mask = losses.labelmix_mask(labels, 3, g)
     out = torch.randn(6, 4, 4, 4, generator=g, requires_grad=True)
     d_fake, d_real, d_mixed = out[:2], out[2:4], out[4:]
-    want = (losses.fake_loss(d_fake), losses.real_loss(d_real, labels, weights),
-            losses.labelmix_loss(mask, d_mixed, d_real, d_fake))
+    want = (
+        losses.fake_loss(d_fake),
+        losses.real_loss(d_real, labels, weights),
+        losses.labelmix_loss(mask, d_mixed, d_real, d_fake),
+    )
     got = losses.discriminator_losses(out, labels, weights, mask)
     assert all(torch.equal(a, b) for a, b in zip(want, got))
     no_mix = losses.discriminator_losses(out[:4].bfloat16(), labels, weights, None)[2]  # no LabelMix: no mixed third

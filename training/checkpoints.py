@@ -69,8 +69,11 @@ def restore(trainer: Trainer, ckpt: dict[str, Any]) -> None:
     """Put `trainer` where the checkpoint's run stopped: weights, optimisers, counters and random streams."""
     saved = ModelConfig.from_json(ckpt["model_config"])
     if saved != trainer.model_config:
-        diff = {k: (v, getattr(trainer.model_config, k)) for k, v in saved.to_dict().items()
-                if getattr(trainer.model_config, k) != v}
+        diff = {
+            k: (v, getattr(trainer.model_config, k))
+            for k, v in saved.to_dict().items()
+            if getattr(trainer.model_config, k) != v
+        }
         raise TrainingError(f"the checkpoint's model differs from this configuration: {diff}")
     trainer.G.load_state_dict(ckpt["G"])
     trainer.D.load_state_dict(ckpt["D"])
@@ -109,8 +112,11 @@ def warm_start(trainer: Trainer, folder: Path) -> None:
     new_d = bool(diff)  # another discriminator: only the generator is warm-started
     main = trainer.dist.main
     if main and theirs["noise_pixel_channels"] != ours["noise_pixel_channels"]:
-        log.info("--init-from: per-pixel noise channels %d -> %d (same weights, new noise layout)",
-                 theirs["noise_pixel_channels"], ours["noise_pixel_channels"])
+        log.info(
+            "--init-from: per-pixel noise channels %d -> %d (same weights, new noise layout)",
+            theirs["noise_pixel_channels"],
+            ours["noise_pixel_channels"],
+        )
     trainer.G.load_state_dict(model.generator.state_dict())
     trainer.warm_started = True
     if trainer.EMA is not None:

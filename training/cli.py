@@ -27,11 +27,16 @@ def _export_main(argv: list[str]) -> int:
     from .errors import TrainingError
     from .export import export
 
-    p = argparse.ArgumentParser(prog="oasis-train export", description="Write a model folder from a run's latest checkpoint.")
+    p = argparse.ArgumentParser(
+        prog="oasis-train export", description="Write a model folder from a run's latest checkpoint."
+    )
     p.add_argument("run", help="run folder, or a run name under --runs-dir")
     p.add_argument("--out", required=True, type=Path, help="model folder to write (new or empty)")
-    p.add_argument("--force", action="store_true", help="replace --out when it holds files: the whole folder, its "
-                   "model card and any other file included")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out when it holds files: the whole folder, its model card and any other file included",
+    )
     p.add_argument("--runs-dir", type=Path, default=None)
     p.add_argument("--half", action="store_true", help="store fp16 weights (half the size)")
     p.add_argument("--no-discriminator", action="store_true", help="leave out the discriminator (no photo -> layout)")
@@ -41,8 +46,14 @@ def _export_main(argv: list[str]) -> int:
     if not run.is_dir():
         run = runs_root(args.runs_dir) / args.run
     try:
-        model = export(run, args.out, half=args.half, with_discriminator=not args.no_discriminator, name=args.name,
-                       force=args.force)
+        model = export(
+            run,
+            args.out,
+            half=args.half,
+            with_discriminator=not args.no_discriminator,
+            name=args.name,
+            force=args.force,
+        )
     except TrainingError as e:
         print(f"oasis-train export: {e}", file=sys.stderr)
         return 2
@@ -81,12 +92,14 @@ def _resumed_config(args: argparse.Namespace, announce: bool) -> TrainConfig:
         runs_dir = f" --runs-dir {shlex.quote(args.runs_dir)}" if args.runs_dir else ""
         raise FileNotFoundError(
             f"--resume: the run's data folder {cfg.dataroot} is gone (moved, renamed or not mounted?); point at its "
-            f"new place with `oasis-train --name {shlex.quote(cfg.name)}{runs_dir} --resume --dataroot NEW_PATH`")
+            f"new place with `oasis-train --name {shlex.quote(cfg.name)}{runs_dir} --resume --dataroot NEW_PATH`"
+        )
     if not announce or os.environ.get("RANK", "0") != "0":
         return cfg
     if args.preset:
-        print(f"oasis-train: --preset is not re-applied on --resume; {cfg.name} keeps its saved options",
-              file=sys.stderr)
+        print(
+            f"oasis-train: --preset is not re-applied on --resume; {cfg.name} keeps its saved options", file=sys.stderr
+        )
     if changed := changed_options(saved, cfg):
         shown = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
         differs = set(changed) - set(SAME_TRAINING)
@@ -115,28 +128,42 @@ def main(argv: list[str] | None = None) -> int:
         check_options(cfg, args.gpus if launching else int(os.environ.get("WORLD_SIZE", "1")), device_type(cfg.device))
         if args.gpus > 0 and "LOCAL_RANK" not in os.environ:
             if (found := torch.cuda.device_count()) < args.gpus:
-                print(f"oasis-train: --gpus {args.gpus}, but PyTorch sees {found} CUDA GPU(s); several CPU processes: "
-                      f"torchrun --nproc_per_node {args.gpus} -m training ... --device cpu", file=sys.stderr)
+                print(
+                    f"oasis-train: --gpus {args.gpus}, but PyTorch sees {found} CUDA GPU(s); several CPU processes: "
+                    f"torchrun --nproc_per_node {args.gpus} -m training ... --device cpu",
+                    file=sys.stderr,
+                )
                 return 2
             if launching:
                 return _launch_torchrun(args.gpus, argv)
         info = dataset_info(cfg.dataset, cfg.dataroot, cfg.classes_file)
         if args.dry_run:
-            resolved = {"train": json.loads(cfg.to_json()), "model": cfg.model_config(info).to_dict(),
-                        "run_dir": str(cfg.run_dir)}
+            resolved = {
+                "train": json.loads(cfg.to_json()),
+                "model": cfg.model_config(info).to_dict(),
+                "run_dir": str(cfg.run_dir),
+            }
             print(json.dumps(resolved, indent=2))
             return 0
         dist_info = setup(cfg.device)
         try:
             trainer = Trainer(cfg, dist_info, resume=args.resume)
             say = print if dist_info.main else lambda *_, **__: None
-            say(f"oasis-train: {cfg.name} on {trainer.device} ({trainer.precision}); run folder {trainer.run_dir}",
-                file=sys.stderr)
+            say(
+                f"oasis-train: {cfg.name} on {trainer.device} ({trainer.precision}); run folder {trainer.run_dir}",
+                file=sys.stderr,
+            )
             reason = trainer.train()
-            more = "" if reason == "finished" else f"continue with `oasis-train --name {cfg.name} --runs-dir " \
-                f"{cfg.runs_dir} --resume`, or "
-            say(f"oasis-train: {reason} at iteration {trainer.iteration}; {more}export a model folder with "
-                f"`oasis-train export {trainer.run_dir} --out MODEL_DIR`", file=sys.stderr)
+            more = (
+                ""
+                if reason == "finished"
+                else f"continue with `oasis-train --name {cfg.name} --runs-dir {cfg.runs_dir} --resume`, or "
+            )
+            say(
+                f"oasis-train: {reason} at iteration {trainer.iteration}; {more}export a model folder with "
+                f"`oasis-train export {trainer.run_dir} --out MODEL_DIR`",
+                file=sys.stderr,
+            )
         finally:
             teardown()
     except (TrainingError, ValueError, FileNotFoundError) as e:

@@ -117,9 +117,9 @@ def diff_augment(
     dev = labels.device
     if "color" in policy:
         # The DiffAugment ranges, for images in [-1, 1]: brightness +-0.5, saturation x[0, 2], contrast x[0.5, 1.5].
-        brightness, saturation, contrast = (torch.rand(3, b, 1, 1, 1, generator=generator).to(dev)
-                                            * torch.tensor([1.0, 2.0, 1.0], device=dev).view(3, 1, 1, 1, 1)
-                                            + torch.tensor([-0.5, 0.0, 0.5], device=dev).view(3, 1, 1, 1, 1))
+        brightness, saturation, contrast = torch.rand(3, b, 1, 1, 1, generator=generator).to(dev) * torch.tensor(
+            [1.0, 2.0, 1.0], device=dev
+        ).view(3, 1, 1, 1, 1) + torch.tensor([-0.5, 0.0, 0.5], device=dev).view(3, 1, 1, 1, 1)
 
         def colour(x: torch.Tensor) -> torch.Tensor:
             x = x + brightness.to(x.dtype)

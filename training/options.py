@@ -165,11 +165,26 @@ OPTION_NAMES = (*(f.name for f in MODEL_OPTIONS), *_TRAIN_FIELDS)
 # (256x512), not cropped. `batch_size` counts a step's images over all processes, as on the paper's 4 GPUs.
 # Every value can be overridden.
 PRESETS: dict[str, dict[str, Any]] = {
-    "ade20k": dict(height=256, width=256, batch_size=32, epochs=200, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999),
-    "cityscapes": dict(height=256, width=512, batch_size=20, epochs=200, lr_g=4e-4, lr_d=4e-4, lambda_labelmix=5.0,
-                       ema_decay=0.999, crop=False),
-    "coco-stuff": dict(height=256, width=256, batch_size=32, epochs=100, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999),
-    "folder": dict(height=256, width=256, batch_size=32, epochs=200, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999),
+    "ade20k": dict(
+        height=256, width=256, batch_size=32, epochs=200, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999
+    ),
+    "cityscapes": dict(
+        height=256,
+        width=512,
+        batch_size=20,
+        epochs=200,
+        lr_g=4e-4,
+        lr_d=4e-4,
+        lambda_labelmix=5.0,
+        ema_decay=0.999,
+        crop=False,
+    ),
+    "coco-stuff": dict(
+        height=256, width=256, batch_size=32, epochs=100, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999
+    ),
+    "folder": dict(
+        height=256, width=256, batch_size=32, epochs=200, lr_g=1e-4, lr_d=4e-4, lambda_labelmix=10.0, ema_decay=0.9999
+    ),
 }
 
 
@@ -179,10 +194,25 @@ PRESETS: dict[str, dict[str, Any]] = {
 # 16 of the 64 noise channels drawn per pixel (with image-level noise alone they drew lines along region edges);
 # it trains at ~7 images/s on 2 cores (bf16) and generates a 192x256 image in ~110 ms there (fp32; ~50 ms bf16).
 _CPU_SMALL: dict[str, Any] = dict(
-    height=192, width=256, crop_height=96, crop_width=128, channels_g=16, spade_hidden=32, z_dim=64,
-    d_channels=(32, 32, 64, 64, 128), d_last_channels=32, batch_size=8, ema_decay=0.999, scale_jitter=0.2,
-    sn_init_gain=1.0, padding="reflect", noise_pixel_channels=16, ema_warmup=True,
-    epochs=400, sample_every=250, checkpoint_every=250,
+    height=192,
+    width=256,
+    crop_height=96,
+    crop_width=128,
+    channels_g=16,
+    spade_hidden=32,
+    z_dim=64,
+    d_channels=(32, 32, 64, 64, 128),
+    d_last_channels=32,
+    batch_size=8,
+    ema_decay=0.999,
+    scale_jitter=0.2,
+    sn_init_gain=1.0,
+    padding="reflect",
+    noise_pixel_channels=16,
+    ema_warmup=True,
+    epochs=400,
+    sample_every=250,
+    checkpoint_every=250,
 )
 SIZE_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
@@ -193,13 +223,21 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
     "cpu-fast": dict(_CPU_SMALL, spade_shared=True, clade_blocks=2, reuse_fake=True),
     # cpu-fast with D's decoder on frozen ImageNet EfficientNet-Lite0 features (DP-SIMS, Projected GAN) and
     # DiffAugment's colour, translation and cutout on what D sees, as Projected GAN trains its frozen-feature D.
-    "cpu-pretrained": dict(_CPU_SMALL, spade_shared=True, clade_blocks=2, reuse_fake=True,
-                           d_backbone="efficientnet-lite0", diffaug="color,translation,cutout"),
+    "cpu-pretrained": dict(
+        _CPU_SMALL,
+        spade_shared=True,
+        clade_blocks=2,
+        reuse_fake=True,
+        d_backbone="efficientnet-lite0",
+        diffaug="color,translation,cutout",
+    ),
 }
 
 
 def _bool_flag(p: argparse._ActionsContainer, name: str, help: str) -> None:
-    p.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction, default=None, help=help)
+    p.add_argument(
+        f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction, default=None, help=help
+    )
 
 
 def _comma_list(item: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
@@ -236,39 +274,68 @@ def build_parser() -> argparse.ArgumentParser:
         "Subcommand: `oasis-train export RUN --out DIR` writes a model folder.",
     )
     p.add_argument("--dataset", choices=DATASETS, help="the dataset's kind (with --resume: the run's)")
-    p.add_argument("--dataroot", help="dataset root in its standard layout (or the folder format; with --resume: the "
-                   "run's)")
+    p.add_argument(
+        "--dataroot", help="dataset root in its standard layout (or the folder format; with --resume: the run's)"
+    )
     p.add_argument("--name", required=True, help="run name: the run folder is RUNS_DIR/NAME")
     p.add_argument("--classes-file", help="classes.json for --dataset folder when it is not in the dataroot")
     p.add_argument("--runs-dir", help=f"where run folders live (default $OASIS_RUNS_DIR or {default_runs_dir()})")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run from its latest checkpoint, exactly, with the options saved in its folder; "
-                   "options given again override them (and are listed when they change)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run from its latest checkpoint, exactly, with the options saved in its folder; "
+        "options given again override them (and are listed when they change)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--gpus", type=int, default=0, help="train on N GPUs of this machine (launches torchrun)")
-    p.add_argument("--preset", choices=sorted(SIZE_PRESETS),
-                   help="model size family: paper (the paper's networks; the default), cpu-small (the bundled models' "
-                   "192x256 family), cpu-fast (cpu-small with the options that paid on CPUs) or cpu-pretrained "
-                   "(cpu-fast with D on frozen ImageNet EfficientNet-Lite0 features and DiffAugment; needs the "
-                   "'train' extra). Not re-applied on --resume: the run keeps its saved options")
+    p.add_argument(
+        "--preset",
+        choices=sorted(SIZE_PRESETS),
+        help="model size family: paper (the paper's networks; the default), cpu-small (the bundled models' "
+        "192x256 family), cpu-fast (cpu-small with the options that paid on CPUs) or cpu-pretrained "
+        "(cpu-fast with D on frozen ImageNet EfficientNet-Lite0 features and DiffAugment; needs the "
+        "'train' extra). Not re-applied on --resume: the run keeps its saved options",
+    )
     g = p.add_argument_group("model")
     _add_model_options(g)
-    g.add_argument("--sn-init-gain", type=float,
-                   help="xavier gain of the spectrally normalised weights (paper: 0.02; cpu-small: 1, steadier early steps)")
+    g.add_argument(
+        "--sn-init-gain",
+        type=float,
+        help="xavier gain of the spectrally normalised weights (paper: 0.02; cpu-small: 1, steadier early steps)",
+    )
     o = p.add_argument_group("objective and ablations")
-    for name, typ in [("batch-size", int), ("epochs", int), ("max-iters", int), ("lr-g", float), ("lr-d", float),
-                      ("beta1", float), ("beta2", float), ("lambda-labelmix", float), ("ema-decay", float),
-                      ("ema-bn-batches", int)]:
+    for name, typ in [
+        ("batch-size", int),
+        ("epochs", int),
+        ("max-iters", int),
+        ("lr-g", float),
+        ("lr-d", float),
+        ("beta1", float),
+        ("beta2", float),
+        ("lambda-labelmix", float),
+        ("ema-decay", float),
+        ("ema-bn-batches", int),
+    ]:
         o.add_argument(f"--{name}", type=typ)
     _bool_flag(o, "labelmix", "LabelMix consistency regularisation (paper: on)")
     _bool_flag(o, "cutmix", "CutMix rectangles instead of LabelMix class masks")
     _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
     _bool_flag(o, "ema", "exponential moving average of G (paper: on)")
-    _bool_flag(o, "ema-warmup", "EMA decay min(decay, (1+t)/(10+t)): short runs export an average of recent "
-               "weights, not a blend with the initial ones; not after --init-from (paper: off; cpu-small: on)")
-    o.add_argument("--noise-mode", choices=["image", "region", "pixel", "mix"], help="how training noise is drawn (App. A.7; mix: image or region level by a coin flip per step)")
+    _bool_flag(
+        o,
+        "ema-warmup",
+        "EMA decay min(decay, (1+t)/(10+t)): short runs export an average of recent "
+        "weights, not a blend with the initial ones; not after --init-from (paper: off; cpu-small: on)",
+    )
+    o.add_argument(
+        "--noise-mode",
+        choices=["image", "region", "pixel", "mix"],
+        help="how training noise is drawn (App. A.7; mix: image or region level by a coin flip per step)",
+    )
     _bool_flag(o, "reuse-fake", "D step reuses the G step's fake instead of a fresh G forward (cheaper)")
-    o.add_argument("--diffaug", help="DiffAugment on D's inputs and targets: translation, cutout, or translation,cutout")
+    o.add_argument(
+        "--diffaug", help="DiffAugment on D's inputs and targets: translation, cutout, or translation,cutout"
+    )
     d = p.add_argument_group("data")
     _bool_flag(d, "flip", "random horizontal flips")
     _bool_flag(d, "crop", "resize to --load-scale x size, then random crop")
@@ -284,13 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--precision", choices=get_args(Precision))
     _bool_flag(r, "channels-last", "channels_last memory format")
     _bool_flag(r, "compile", "torch.compile G and D: faster steps after a compilation of a minute or more")
-    r.add_argument("--compile-memory-budget", type=float, help="with --compile: share (0-1] of activation memory "
-                   "kept for backward; the compiler recomputes the rest (default 1: keep all)")
+    r.add_argument(
+        "--compile-memory-budget",
+        type=float,
+        help="with --compile: share (0-1] of activation memory "
+        "kept for backward; the compiler recomputes the rest (default 1: keep all)",
+    )
     _bool_flag(r, "deterministic", "deterministic algorithms (bit-exact resume on CPU)")
     for name in ("log-every", "sample-every", "checkpoint-every"):
         r.add_argument(f"--{name}", type=int)
-    r.add_argument("--time-limit", type=float,
-                   help="minutes from the start (dataset check and setup included): checkpoint and exit cleanly before")
+    r.add_argument(
+        "--time-limit",
+        type=float,
+        help="minutes from the start (dataset check and setup included): checkpoint and exit cleanly before",
+    )
     return p
 
 
@@ -298,8 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
 PER_INVOCATION = ("runs_dir", "device", "num_workers", "compile", "compile_memory_budget", "time_limit")
 # Options a resumed run may change and still train as it would have without the stop: where the data lies, how
 # long the run is and how it reports.
-SAME_TRAINING = ("dataroot", "classes_file", "max_iters", "epochs", "log_every", "sample_every", "checkpoint_every",
-                 "init_from")
+SAME_TRAINING = (
+    "dataroot",
+    "classes_file",
+    "max_iters",
+    "epochs",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "init_from",
+)
 
 
 def resolve(args: argparse.Namespace, saved: TrainConfig | None = None) -> TrainConfig:
@@ -359,11 +441,16 @@ def option_problems(cfg: TrainConfig, world_size: int, device_type: str) -> list
         model = None
     positive("sn_init_gain")
     if cfg.batch_size < 1 or cfg.batch_size % world_size:
-        problems.append(f"--batch-size (images per step over all processes) must be a positive multiple of the "
-                        f"{world_size} process(es), got {cfg.batch_size}")
+        problems.append(
+            f"--batch-size (images per step over all processes) must be a positive multiple of the "
+            f"{world_size} process(es), got {cfg.batch_size}"
+        )
     need(cfg.epochs >= 1, "epochs", "must be at least 1")
-    need(cfg.max_iters is None or cfg.max_iters >= 1, "max_iters", "must be at least 1 (leave it out to train "
-         "--epochs epochs)")
+    need(
+        cfg.max_iters is None or cfg.max_iters >= 1,
+        "max_iters",
+        "must be at least 1 (leave it out to train --epochs epochs)",
+    )
     positive("lr_g")
     positive("lr_d")
     for beta in ("beta1", "beta2"):
@@ -373,10 +460,15 @@ def option_problems(cfg: TrainConfig, world_size: int, device_type: str) -> list
     need(cfg.ema_bn_batches >= 1, "ema_bn_batches", "must be at least 1")
     need(cfg.noise_mode in get_args(NoiseMode), "noise_mode", f"must be one of {', '.join(get_args(NoiseMode))}")
     if unknown := set(cfg.diffaug_policies) - set(DIFFAUG_POLICIES):
-        problems.append(f"--diffaug {shlex.quote(cfg.diffaug)}: unknown {sorted(unknown)}; use {', '.join(DIFFAUG_POLICIES)} "
-                        f"(comma-separated)")
-    need(1 <= cfg.load_scale < math.inf, "load_scale", "must be at least 1 (the image is resized to this times the "
-         "output size, then cropped to it)")
+        problems.append(
+            f"--diffaug {shlex.quote(cfg.diffaug)}: unknown {sorted(unknown)}; use {', '.join(DIFFAUG_POLICIES)} "
+            f"(comma-separated)"
+        )
+    need(
+        1 <= cfg.load_scale < math.inf,
+        "load_scale",
+        "must be at least 1 (the image is resized to this times the output size, then cropped to it)",
+    )
     need(0 <= cfg.scale_jitter < math.inf, "scale_jitter", "must be a number >= 0")
     crop = (cfg.crop_height, cfg.crop_width)
     if crop != (0, 0):
@@ -397,8 +489,11 @@ def option_problems(cfg: TrainConfig, world_size: int, device_type: str) -> list
     elif cfg.device.startswith("cuda") and device_type != "cuda":
         problems.append(f"--device {cfg.device} was given, but PyTorch sees no CUDA GPU (CPU-only build or no driver)")
     need(cfg.precision in get_args(Precision), "precision", f"must be one of {', '.join(get_args(Precision))}")
-    need(cfg.precision != "fp16" or device_type == "cuda", "precision", "fp16 is only offered on GPUs; use auto, "
-         "fp32 or bf16 on the CPU")
+    need(
+        cfg.precision != "fp16" or device_type == "cuda",
+        "precision",
+        "fp16 is only offered on GPUs; use auto, fp32 or bf16 on the CPU",
+    )
     need(0 < cfg.compile_memory_budget <= 1, "compile_memory_budget", "must be in (0, 1]")
     for every in ("log_every", "sample_every", "checkpoint_every"):
         need(getattr(cfg, every) >= 1, every, "must be at least 1")

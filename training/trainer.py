@@ -257,8 +257,9 @@ class Trainer:
             fake = self.G_train(onehot, self.sample_noise(labels))
             judged, labels_g, weights_g = fake, labels, weights
             if self.diffaug:
-                (judged,), labels_g, _, valid_g = losses.diff_augment([fake], labels, None, self.diffaug,
-                                                                      self.noise_gen)
+                (judged,), labels_g, _, valid_g = losses.diff_augment(
+                    [fake], labels, None, self.diffaug, self.noise_gen
+                )
                 weights_g = losses.class_weights(labels_g, mc.label_nc, mc.dont_care_id, cfg.class_balance) * valid_g
             loss_g = self.real_loss(self.D_frozen(judged), labels_g, weights_g)
         self.opt_G.zero_grad(set_to_none=True)
@@ -312,8 +313,9 @@ class Trainer:
     # ---- loop --------------------------------------------------------------------------------------
     def _loader(self) -> DataLoader:
         self.train_set.set_epoch(self.epoch)
-        batches = EpochBatches(len(self.train_set), self.cfg.batch_size, self.dist, self.cfg.seed, self.epoch,
-                               self.batch_in_epoch)
+        batches = EpochBatches(
+            len(self.train_set), self.cfg.batch_size, self.dist, self.cfg.seed, self.epoch, self.batch_in_epoch
+        )
         return DataLoader(
             self.train_set,
             batch_sampler=batches,
@@ -346,8 +348,15 @@ class Trainer:
         reserve = 30.0  # seconds kept for the final checkpoint; grows with measured save times
         bar = tqdm(total=self.total_iters, initial=self.iteration, disable=not self.dist.main, dynamic_ncols=True)
         if self.dist.main:
-            log.info("training %s: %d iterations of batch %d on %s (%s), %d per epoch",
-                     cfg.name, self.total_iters, cfg.batch_size, self.device, self.precision, self.iters_per_epoch)
+            log.info(
+                "training %s: %d iterations of batch %d on %s (%s), %d per epoch",
+                cfg.name,
+                self.total_iters,
+                cfg.batch_size,
+                self.device,
+                self.precision,
+                self.iters_per_epoch,
+            )
         reason = "finished"
         step_time = 0.0
         while self.iteration < self.total_iters and reason == "finished":
@@ -390,8 +399,13 @@ class Trainer:
         return reason
 
     def _log_scalars(self, stats: dict[str, float], step_time: float) -> None:
-        record = {"iteration": self.iteration, "epoch": self.epoch, "sec_per_iter": step_time,
-                  "images_per_sec": self.cfg.batch_size / max(step_time, 1e-9), **stats}
+        record = {
+            "iteration": self.iteration,
+            "epoch": self.epoch,
+            "sec_per_iter": step_time,
+            "images_per_sec": self.cfg.batch_size / max(step_time, 1e-9),
+            **stats,
+        }
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
@@ -404,8 +418,11 @@ class Trainer:
         """After DDP training every rank must hold the same weights; say so (or fail loudly)."""
         if not self.dist.enabled:
             return
-        local = torch.tensor([sum(p.double().sum().item() for p in m.parameters()) for m in (self.G, self.D)],
-                             dtype=torch.float64, device=self.device)
+        local = torch.tensor(
+            [sum(p.double().sum().item() for p in m.parameters()) for m in (self.G, self.D)],
+            dtype=torch.float64,
+            device=self.device,
+        )
         gathered = [torch.zeros_like(local) for _ in range(self.dist.world_size)]
         torch.distributed.all_gather(gathered, local)
         same = all(torch.equal(g, gathered[0]) for g in gathered)

@@ -247,7 +247,5 @@ def standard_fid_weights(download: bool = True) -> Path:
     try:  # torch.hub writes to a temporary file and renames it: an interrupted download leaves nothing behind
         torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(target), progress=False)
     except Exception as e:  # URLError, HTTPError, OSError: all mean "not fetched", said with the reason
-        raise InceptionWeightsError(
-            f"could not download {FID_WEIGHTS_URL} ({e}); pass --inception-weights PATH"
-        ) from e
+        raise InceptionWeightsError(f"could not download {FID_WEIGHTS_URL} ({e}); pass --inception-weights PATH") from e
     return target

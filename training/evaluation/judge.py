@@ -379,7 +379,11 @@ def _fit(
     while it < iters and stopped == "iterations":
         train_ds.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(
-            train_ds, batch_size, shuffle=True, num_workers=workers, drop_last=drop_last,
+            train_ds,
+            batch_size,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=drop_last,
             generator=torch.Generator().manual_seed(seed + epoch),
         )
         for batch in loader:
@@ -461,8 +465,16 @@ def train_judge(
     )  # fmt: skip
     val_miou = float("nan")
     if val_rep.pairs:
-        judge = Judge(net, info.label_nc, info.dont_care_id, kind="folder", source=str(out), size=size,
-                      input_range="minus1_1", device=dev)
+        judge = Judge(
+            net,
+            info.label_nc,
+            info.dont_care_id,
+            kind="folder",
+            source=str(out),
+            size=size,
+            input_range="minus1_1",
+            device=dev,
+        )
         val_ds = SegmentationDataset(info, val_rep.pairs, size, train=False)
         val_loader = torch.utils.data.DataLoader(val_ds, batch_size=batch_size, num_workers=workers)
         val_miou = evaluate_segmenter(judge, val_loader, info.label_nc, info.dont_care_id)
