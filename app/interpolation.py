@@ -53,9 +53,10 @@ class Interpolation:
         return self.a is not None and self.b is not None
 
     def forget_ends(self) -> None:
-        """For a new document: its noise is another."""
+        """For a new document: its noise is another, and it has no frames that a change could have outdated."""
         self.a = self.b = None
         self._shown = None
+        self.stale = ""
 
     def set_end(self, which: End, noise: torch.Tensor, seed: int) -> None:
         if which == "a":
