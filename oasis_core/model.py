@@ -154,9 +154,17 @@ class OasisModel(
             state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
         # Shapes are checked on a model without storage first: a damaged config.json (channels_g: 100000) would
         # otherwise allocate gigabytes, or more than the machine has, before the mismatch is found.
-        with torch.device("meta"):
-            check_weights(cls(config, with_discriminator=with_d), state, source=str(weights))
-        model = cls(config, with_discriminator=with_d)
+        try:
+            with torch.device("meta"):
+                skeleton = cls(config, with_discriminator=with_d)
+            model = None
+        except (ImportError, OSError):
+            # torch draws random values on the meta device through its compiler stack (torch._dynamo, sympy,
+            # source inspection), which the app bundle leaves out: there the real model is checked instead.
+            skeleton = model = cls(config, with_discriminator=with_d)
+        check_weights(skeleton, state, source=str(weights))
+        if model is None:
+            model = cls(config, with_discriminator=with_d)
         model.load_state_dict(state)
         return model.eval()
 

@@ -9,6 +9,7 @@ import torch
 from safetensors import safe_open
 
 from oasis_core import ModelFileError, OasisModel, Synthesizer, default_model, load_model
+from oasis_core import model as oasis_model
 from oasis_core.labels import random_layout
 from oasis_core.model import bundled_models
 
@@ -193,3 +194,35 @@ def test_each_bundled_model_generates_and_segments_on_cpu(name: str) -> None:
     image = synth.generate(labels, seed=0)
     assert image.shape == (*synth.size, 3) and image.std() > 5
     assert synth.segment(image).shape == synth.size
+
+
+def test_loads_and_checks_shapes_without_the_meta_device(
+    model: OasisModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app bundle lacks what torch draws meta tensors with (torch._dynamo, sympy): loading still works there,
+    and a file for another model is still refused clearly."""
+
+    class NoMeta:
+        def __enter__(self) -> None:
+            raise ImportError("No module named 'sympy'")
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    model.save_pretrained(tmp_path / "m")
+    OasisModel(tiny_config(channels_g=8)).save_pretrained(tmp_path / "other")  # wider G
+    config = (tmp_path / "m" / "config.json").read_text()
+    (tmp_path / "other" / "config.json").write_text(config)
+
+    class TorchWithoutMeta:
+        def __getattr__(self, name: str) -> object:
+            return getattr(torch, name)
+
+        @staticmethod
+        def device(kind: str) -> object:
+            return NoMeta() if kind == "meta" else torch.device(kind)
+
+    monkeypatch.setattr(oasis_model, "torch", TorchWithoutMeta())
+    assert load_model(tmp_path / "m").config == model.config
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "other")
