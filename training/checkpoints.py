@@ -25,7 +25,7 @@ log = logging.getLogger("oasis-train")
 # changes what G is fed, which the training that follows adapts it to).
 _WARM_START_FREE = frozenset({"name", "noise_pixel_channels"})
 # Model fields of the discriminator alone: a warm start with other values takes only the generator.
-_D_ONLY = frozenset({"d_channels", "d_last_channels", "d_spectral_norm", "d_backbone"})
+D_ONLY_FIELDS = frozenset({"d_channels", "d_last_channels", "d_spectral_norm", "d_backbone"})
 
 
 def write_checkpoint(trainer: Trainer, noise_states: list[Any], path: Path) -> None:
@@ -107,7 +107,7 @@ def warm_start(trainer: Trainer, folder: Path) -> None:
         raise TrainingError(f"--init-from: {e}") from e
     ours, theirs = trainer.model_config.to_dict(), model.config.to_dict()
     diff = {k: (theirs[k], v) for k, v in ours.items() if k not in _WARM_START_FREE and theirs[k] != v}
-    if set(diff) - _D_ONLY:
+    if set(diff) - D_ONLY_FIELDS:
         raise TrainingError(f"--init-from {folder}: the model differs from this configuration (model, run): {diff}")
     new_d = bool(diff)  # another discriminator: only the generator is warm-started
     main = trainer.dist.main

@@ -20,6 +20,7 @@ import torch
 
 from oasis_core.config import ClassTable, ConfigError, ModelConfig
 
+from .checkpoints import D_ONLY_FIELDS
 from .losses import DIFFAUG_POLICIES
 
 NoiseMode = Literal["image", "region", "pixel", "mix"]
@@ -334,7 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _bool_flag(o, "reuse-fake", "D step reuses the G step's fake instead of a fresh G forward (cheaper)")
     o.add_argument(
-        "--diffaug", help="DiffAugment on D's inputs and targets: translation, cutout, or translation,cutout"
+        "--diffaug",
+        help=f"DiffAugment, comma-separated from {','.join(DIFFAUG_POLICIES)}: the same random augmentation of "
+        "D's inputs and targets in both steps (the G step judges its fakes through it too)",
     )
     d = p.add_argument_group("data")
     _bool_flag(d, "flip", "random horizontal flips")
@@ -344,7 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--crop-height", type=int, help="train on crops of this height at the output pixel scale")
     d.add_argument("--crop-width", type=int)
     d.add_argument("--num-workers", type=int)
-    d.add_argument("--init-from", help="warm-start G, EMA and D from this exported model folder")
+    d.add_argument(
+        "--init-from",
+        help="warm-start from this exported model folder: G, EMA and D, or G and EMA only where its D has another "
+        f"architecture ({', '.join(sorted(D_ONLY_FIELDS))})",
+    )
     r = p.add_argument_group("run")
     r.add_argument("--seed", type=int)
     r.add_argument("--device", help="auto, cpu, cuda")
