@@ -147,8 +147,8 @@ def read_label_png(
     """Read an index PNG (mode P/L/I;16: values are ids) or a colour PNG (mapped through the palette).
 
     With `size` (H, W), a layout of another size is resized (nearest) to it, with a warning: the app's and
-    oasis-generate's rule, as a model makes images at its own size only. The pixels are resized before ids are
-    checked and colours mapped, so a huge layout costs little more than decoding it.
+    oasis-generate's rule, as a model makes images at its own size only. Ids are checked on every pixel; colours
+    are mapped after the resize, so a huge colour layout costs little more than decoding it.
     """
     try:
         im = open_image(path)
@@ -160,6 +160,12 @@ def read_label_png(
         pixels = np.asarray(im.convert("RGB"))
     else:
         raise LabelError(f"{path}: image mode {im.mode!r} is neither an index PNG nor an RGB colour PNG")
+    # Ids are checked on every pixel, also those the resize below drops: a bad id is damage wherever it sits.
+    if pixels.ndim == 2 and pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) >= config.label_nc):
+        try:
+            validate_labels(pixels, config.label_nc)
+        except LabelError as e:
+            raise LabelError(f"{path}: {e}") from e
     warnings = []
     if size is not None and pixels.shape[:2] != tuple(size):
         pixels = resize_layout(pixels, size)
@@ -167,10 +173,7 @@ def read_label_png(
     if pixels.ndim == 3:
         loaded = colors_to_labels(pixels, config)
         return LoadedLabels(loaded.labels, warnings + loaded.warnings)
-    try:
-        return LoadedLabels(validate_labels(pixels.astype(np.int64), config.label_nc), warnings)
-    except LabelError as e:
-        raise LabelError(f"{path}: {e}") from e
+    return LoadedLabels(validate_labels(pixels.astype(np.int64), config.label_nc), warnings)
 
 
 def resize_layout(layout: np.ndarray, size: tuple[int, int]) -> np.ndarray:

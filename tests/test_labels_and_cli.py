@@ -42,6 +42,17 @@ def test_bad_label_files(model: OasisModel, tmp_path: Path) -> None:
         read_label_png(tmp_path / "f.tif", model.config)
 
 
+def test_bad_id_is_found_in_pixels_the_resize_drops(model: OasisModel, tmp_path: Path) -> None:
+    labels = np.zeros((64, 96), np.uint8)
+    labels[1, 1] = 9  # a 64x96 -> 32x48 nearest resize keeps even rows and columns only
+    Image.fromarray(labels).save(tmp_path / "big.png")
+    with pytest.raises(LabelError, match=r"big.png: label ids 9 are outside"):
+        read_label_png(tmp_path / "big.png", model.config, size=(32, 48))
+    labels[1, 1] = 0
+    Image.fromarray(labels).save(tmp_path / "big.png")
+    assert read_label_png(tmp_path / "big.png", model.config, size=(32, 48)).labels.shape == (32, 48)
+
+
 def test_oasis_generate_cli(model: OasisModel, tmp_path: Path, capsys) -> None:
     model.save_pretrained(tmp_path / "model")
     labels = random_layout(30, 40, [0, 1, 2], seed=0)
