@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     p.add_argument("--offline", action="store_true", help="use only the local Hugging Face cache")
     p.add_argument("--format", default="png", choices=["png", "jpg"], help="output image format")
+    p.add_argument("--force", action="store_true", help="write over output files that exist (else refused)")
     return p
 
 
@@ -59,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if overwritten := [p for p in _outputs(args) if p.resolve() in inputs]:
         print(
             f"oasis-generate: {overwritten[0]} would be written over its own label map; choose another --out",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.force and (existing := [p for p in _outputs(args) if p.exists()]):
+        more = f" and {len(existing) - 1} more exist" if len(existing) > 1 else " exists"
+        print(
+            f"oasis-generate: {existing[0]}{more}; choose another --out or --seed, or pass --force to write over them",
             file=sys.stderr,
         )
         return 2

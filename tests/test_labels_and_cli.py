@@ -85,6 +85,27 @@ def test_oasis_generate_cli(model: OasisModel, tmp_path: Path, capsys) -> None:
     assert np.array_equal(a5, np.asarray(Image.open(tmp_path / "out" / "b_seed5.png")))  # same layout, same seed
     assert not np.array_equal(a5, np.asarray(Image.open(tmp_path / "out" / "a_seed6.png")))
 
+    # A second run into the same folder is refused before anything is written, unless --force.
+    before = (tmp_path / "out" / "a_seed5.png").read_bytes()
+    a6 = np.asarray(Image.open(tmp_path / "out" / "a_seed6.png"))
+    again = [
+        str(tmp_path / "a.png"),
+        "--model",
+        str(tmp_path / "model"),
+        "--out",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+    ]
+    assert generate_main([*again, "--seed", "5", "--variations", "2"]) == 2
+    assert "a_seed5.png and 1 more exist; choose another --out" in capsys.readouterr().err
+    assert generate_main([*again, "--seed", "6", "--variations", "2"]) == 2  # a_seed7 is new, a_seed6 is not
+    assert "a_seed6.png exists" in capsys.readouterr().err and not (tmp_path / "out" / "a_seed7.png").exists()
+    (tmp_path / "out" / "a_seed6.png").write_bytes(b"older work")
+    assert generate_main([*again, "--seed", "5", "--variations", "2", "--force"]) == 0
+    assert (tmp_path / "out" / "a_seed5.png").read_bytes() == before  # written again: the same image
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "a_seed6.png")), a6)
+
 
 def test_oasis_generate_cli_reports_a_bad_model(tmp_path: Path, capsys) -> None:
     assert generate_main([str(tmp_path / "a.png"), "--model", str(tmp_path / "nothing")]) == 1
