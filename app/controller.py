@@ -142,8 +142,8 @@ class Controller(QObject):
         threading.Thread(target=read, name="oasis-model-read", daemon=True).start()
 
     def cancel_load(self) -> None:
-        """Abandon the model load in progress: the current model stays, and the load's late result is dropped.
-        Only a synthesizer already being built goes on (it takes moments): that model is then loaded."""
+        """Abandon the model load in progress: the current model stays, and the load's late result is dropped; a
+        synthesizer the worker is building for it is thrown away when done and the current model's built again."""
         seq, self._latest_model = self._latest_model, None
         if seq is not None and self.worker.cancel_load(seq):
             del self._loading[seq]

@@ -92,6 +92,8 @@ class InferenceWorker(QObject):
         self._lock = threading.Lock()
         self._pending: dict[Kind, Request] = {}
         self._pending_model: ModelRequest | None = None
+        self._building: int | None = None  # seq of the model request whose synthesizer is being built
+        self._cancelled: int | None = None  # ... and that seq again once it was cancelled meanwhile
         self._model: OasisModel | None = None
         self._synth: Any = None
         self._settings = ("auto", "auto")  # device and precision of the working synthesizer
@@ -116,12 +118,15 @@ class InferenceWorker(QObject):
             self._pending.clear()
 
     def cancel_load(self, seq: int) -> bool:
-        """Drop model request `seq` if it has not started; False if there is none such (it runs, or ran)."""
+        """Drop model request `seq`. True if it had not started; False if it had: a synthesizer being built for it
+        is then thrown away and the previous one comes back (`model_failed` follows), or it was done already."""
         with self._lock:
-            if self._pending_model is None or self._pending_model.seq != seq:
-                return False
-            self._pending_model = None
-            return True
+            if self._pending_model is not None and self._pending_model.seq == seq:
+                self._pending_model = None
+                return True
+            if self._building == seq:
+                self._cancelled = seq
+            return False
 
     def resume(self) -> None:
         """Run queued requests again after a new model: the GUI has attached its document (or kept the old)."""
@@ -134,6 +139,7 @@ class InferenceWorker(QObject):
         with self._lock:
             if self._pending_model is not None:
                 req, self._pending_model = self._pending_model, None
+                self._building, self._cancelled = req.seq, None
                 return req
             if self._held:
                 return None
@@ -150,7 +156,11 @@ class InferenceWorker(QObject):
         self.busy_changed.emit(True)
         while req is not None:
             if isinstance(req, ModelRequest):
-                self._load(req)
+                try:
+                    self._load(req)
+                finally:
+                    with self._lock:
+                        self._building = self._cancelled = None
             else:
                 self._run(req)
             req = self._take()
@@ -167,13 +177,20 @@ class InferenceWorker(QObject):
         # A device or precision this machine lacks falls back to the settings that worked so far.
         for settings in dict.fromkeys([wanted, self._settings]):
             try:
-                self._synth = self._factory(model, *settings)
+                synth = self._factory(model, *settings)
             except Exception as e:  # whatever the cause: try the settings that worked
                 errors.append(error_message(e))
                 continue
-            if req.model is not None:
-                with self._lock:
+            with self._lock:
+                cancelled = self._cancelled == req.seq
+                self._building = None  # past this point the model is taken: a cancel comes too late
+                if not cancelled and req.model is not None:
                     self._held = True
+            if cancelled:
+                del synth  # before the previous model's is built again (GPU memory)
+                errors.insert(0, "the load was cancelled")
+                break
+            self._synth = synth
             self._model, self._settings = model, settings
             problem = (
                 f"Could not use device '{req.device}' with precision '{req.precision}': {errors[0]}" if errors else ""

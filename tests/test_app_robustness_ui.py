@@ -17,9 +17,10 @@ from safetensors.torch import save as save_tensors
 import app.controller
 import app.main_window
 import oasis_core.labels
+from app.controller import Controller
 from app.dialogs import SettingsDialog
 from app.interpolation import FRAME_COUNT
-from oasis_core import OasisModel, colorize, load_model, random_layout
+from oasis_core import OasisModel, Synthesizer, colorize, load_model, random_layout
 from oasis_core import noise as noise_ops
 
 from .helpers.app import make_window, set_interp_ends, wait_image
@@ -149,6 +150,35 @@ def test_a_model_load_can_be_cancelled_and_the_current_model_keeps_working(
     assert c.model.name == "tiny" and not dialogs.shown
     c.generate()
     wait_image(qtbot, studio, c.document.image)
+
+
+def test_a_load_cancelled_while_its_synthesizer_is_built_keeps_the_current_model(
+    qtbot, model_dir, other_dir, dialogs
+) -> None:
+    building, release = threading.Event(), threading.Event()
+    built: list[str] = []
+
+    def factory(model: OasisModel, device: str, precision: str) -> Synthesizer:
+        if model.config.name == "other":  # the model being loaded: its synthesizer takes a while
+            building.set()
+            release.wait(20)
+        built.append(model.config.name)
+        return Synthesizer(model, "cpu", "fp32")
+
+    window = make_window(qtbot, model_dir, Controller(factory))
+    c = window.controller
+    try:
+        window.load_model_source(str(other_dir))
+        qtbot.waitUntil(building.is_set, timeout=20000)  # read and handed to the worker: not droppable any more
+        window._progress.findChild(QPushButton).click()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not c._loading, timeout=10000)
+    qtbot.wait(100)
+    assert built == ["tiny", "other", "tiny"]  # the finished one was thrown away, the current one built again
+    assert c.model.name == "tiny" and not dialogs.shown and "cancelled" in window.statusBar().currentMessage()
+    c.generate()
+    assert wait_image(qtbot, window).shape[:2] == c.document.shape
 
 
 def test_settings_keep_the_selected_class(studio, qtbot, monkeypatch) -> None:
