@@ -293,6 +293,10 @@ def test_every_unworkable_value_is_listed_in_one_message_even_in_a_dry_run(tmp_p
     assert not (tmp_path / "runs").exists()
     with pytest.raises(TrainingError, match="3 options cannot work"):
         Trainer(tiny(tmp_path, lr_d=-1.0, beta2=1.0, ema_bn_batches=0), CPU)
+    with pytest.raises(TrainingError, match=r"--lambda-diversity 1.0: needs 3D noise"):
+        Trainer(tiny(tmp_path, lambda_diversity=1.0, noise_3d=False, z_dim=0), CPU)
+    with pytest.raises(TrainingError, match=r"--lambda-diversity -1.0: must be a number >= 0"):
+        Trainer(tiny(tmp_path, lambda_diversity=-1.0), CPU)
 
 
 def test_a_saved_max_iters_of_0_means_no_limit() -> None:

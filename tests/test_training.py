@@ -36,12 +36,26 @@ def test_one_step_changes_weights_and_losses_are_finite(tmp_path: Path) -> None:
     assert any(k.startswith("G.") for k in changed) and any(k.startswith("D.") for k in changed)
 
 
-def test_resume_is_exact(tmp_path: Path) -> None:
-    straight = Trainer(tiny(tmp_path, name="straight", max_iters=4), CPU)
+def test_diversity_term_gives_the_g_step_a_second_variation_of_half_the_layouts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = Trainer(tiny(tmp_path, lambda_diversity=1.0, batch_size=4), CPU)
+    seen: list[tuple[int, ...]] = []
+    forward = type(t.G).forward
+    monkeypatch.setattr(type(t.G), "forward", lambda g, x, z=None: seen.append(tuple(x.shape)) or forward(g, x, z))
+    batch = next(iter(t._loader()))
+    stats = t.step(batch["image"].contiguous(memory_format=torch.channels_last), batch["labels"])
+    assert seen[0][0] == 6  # 4 layouts + the first 2 again with other noise, in one call (shared batch norm)
+    assert set(stats) == {"G/adv", "G/diversity", "D/fake", "D/real", "D/labelmix"} and stats["G/diversity"] > 0
+
+
+@pytest.mark.parametrize("options", [{}, {"lambda_diversity": 1.0}], ids=["plain", "diversity"])
+def test_resume_is_exact(tmp_path: Path, options: dict) -> None:
+    straight = Trainer(tiny(tmp_path, name="straight", max_iters=4, **options), CPU)
     straight.train()
-    first = Trainer(tiny(tmp_path, name="split", max_iters=2), CPU)
+    first = Trainer(tiny(tmp_path, name="split", max_iters=2, **options), CPU)
     first.train()
-    resumed = Trainer(tiny(tmp_path, name="split", max_iters=4), CPU, resume=True)
+    resumed = Trainer(tiny(tmp_path, name="split", max_iters=4, **options), CPU, resume=True)
     assert resumed.iteration == 2
     resumed.train()
     a, b = flat_state(straight), flat_state(resumed)

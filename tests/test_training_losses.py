@@ -118,3 +118,21 @@ def test_diff_augment_colour_changes_images_not_targets() -> None:
     assert torch.equal(a, b) and torch.equal(same, labels) and bool(valid.all())
     assert not torch.allclose(a, image)
     assert "color" in losses.DIFFAUG_POLICIES
+
+
+def test_mode_seeking_loss_falls_as_variations_differ_and_pushes_them_apart() -> None:
+    torch.manual_seed(0)
+    za, zb = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    a = torch.rand(2, 3, 8, 8) * 2 - 1
+    near = (a + 0.01 * torch.randn_like(a)).requires_grad_(True)
+    loss_near, ratio_near = losses.mode_seeking_loss(a, near, za, zb)
+    loss_far, ratio_far = losses.mode_seeking_loss(a, a.flip(0), za, zb)
+    assert ratio_near < ratio_far and loss_near > loss_far  # collapsed variations cost more
+    d_z = (za - zb).abs().flatten(1).mean(1)
+    expected = (a - near).abs().flatten(1).mean(1) / d_z
+    assert torch.allclose(ratio_near, expected.mean()) and torch.allclose(loss_near, (1 / (expected + 1e-5)).mean())
+    loss_near.backward()
+    assert near.grad is not None
+    with torch.no_grad():  # a small step down the gradient moves the second variation away from the first
+        stepped = near - 1e-4 * near.grad / near.grad.abs().max()
+    assert (stepped - a).abs().mean() > (near - a).abs().mean()

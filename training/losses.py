@@ -40,6 +40,19 @@ def fake_loss(logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.
     return (ce * valid).sum() / valid.sum().clamp_min(1)
 
 
+def mode_seeking_loss(
+    fake_a: torch.Tensor, fake_b: torch.Tensor, noise_a: torch.Tensor, noise_b: torch.Tensor, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mode seeking (MSGAN, Mao et al., CVPR 2019): images of one layout from two noises should differ as much as
+    the noises do. Returns the loss, the mean over pairs of 1 / (ratio + eps), and the mean ratio itself
+    (mean |image difference| / mean |noise difference| per pair). Its gradient fades as the ratio grows, so it
+    only pushes apart variations that have collapsed towards each other. Images (B, 3, H, W), noise (B, z, H, W)."""
+    d_img = (fake_a.float() - fake_b.float()).abs().flatten(1).mean(1)
+    d_z = (noise_a.float() - noise_b.float()).abs().flatten(1).mean(1)
+    ratio = d_img / d_z.clamp_min(eps)
+    return (1 / (ratio + eps)).mean(), ratio.detach().mean()
+
+
 def labelmix_mask(labels: torch.Tensor, label_nc: int, generator: torch.Generator) -> torch.Tensor:
     """(B, H, W) -> (B, 1, H, W) float mask: each class of each sample goes to real (1) or fake (0) by a coin flip.
 

@@ -80,6 +80,8 @@ class TrainConfig:
     beta1: float = 0.0
     beta2: float = 0.999
     lambda_labelmix: float = 10.0
+    # Mode-seeking term (MSGAN) on two noises for half the batch's layouts; 0: off (paper: off)
+    lambda_diversity: float = 0.0
     labelmix: bool = True
     cutmix: bool = False  # CutMix rectangles instead of LabelMix's class masks (ablation)
     class_balance: bool = True
@@ -318,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("ema-bn-batches", int),
     ]:
         o.add_argument(f"--{name}", type=typ)
+    o.add_argument(
+        "--lambda-diversity",
+        type=float,
+        help="weight of a mode-seeking term (MSGAN): half the batch's layouts are drawn with a second noise and G "
+        "is pushed to make the two images differ as their noises do (more varied variations; costs a larger G "
+        "batch; paper: 0, off)",
+    )
     _bool_flag(o, "labelmix", "LabelMix consistency regularisation (paper: on)")
     _bool_flag(o, "cutmix", "CutMix rectangles instead of LabelMix class masks")
     _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
@@ -463,6 +472,12 @@ def option_problems(cfg: TrainConfig, world_size: int, device_type: str) -> list
     for beta in ("beta1", "beta2"):
         need(0 <= getattr(cfg, beta) < 1, beta, "must be in [0, 1)")
     need(0 <= cfg.lambda_labelmix < math.inf, "lambda_labelmix", "must be a number >= 0")
+    need(0 <= cfg.lambda_diversity < math.inf, "lambda_diversity", "must be a number >= 0")
+    need(
+        not cfg.lambda_diversity or cfg.model["noise_3d"],
+        "lambda_diversity",
+        "needs 3D noise (without it every noise gives the same image)",
+    )
     need(0 <= cfg.ema_decay < 1, "ema_decay", "must be in [0, 1)")
     need(cfg.ema_bn_batches >= 1, "ema_bn_batches", "must be at least 1")
     need(cfg.noise_mode in get_args(NoiseMode), "noise_mode", f"must be one of {', '.join(get_args(NoiseMode))}")

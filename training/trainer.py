@@ -253,8 +253,21 @@ class Trainer:
         # through the same kind of transforms D is trained on (augmenting D's inputs alone lets D learn the
         # augmented distribution while G is graded on another).
         self.D.requires_grad_(False)
+        stats = {}
         with self._autocast():
-            fake = self.G_train(onehot, self.sample_noise(labels))
+            noise = self.sample_noise(labels)
+            if cfg.lambda_diversity and noise is not None:
+                # The first half of the layouts once more with other noise, in the same G call: G's batch norm
+                # then normalises both variations of a layout with the same statistics.
+                k = max(1, len(labels) // 2)
+                noise_b = self.sample_noise(labels[:k])
+                assert noise_b is not None
+                both = self.G_train(torch.cat([onehot, onehot[:k]]), torch.cat([noise, noise_b]))
+                fake, fake_b = both[: len(labels)], both[len(labels) :]
+                loss_div, ratio = losses.mode_seeking_loss(fake[:k], fake_b, noise[:k], noise_b)
+                stats["G/diversity"] = ratio.item()
+            else:
+                fake, loss_div = self.G_train(onehot, noise), None
             judged, labels_g, weights_g = fake, labels, weights
             if self.diffaug:
                 (judged,), labels_g, _, valid_g = losses.diff_augment(
@@ -262,8 +275,9 @@ class Trainer:
                 )
                 weights_g = losses.class_weights(labels_g, mc.label_nc, mc.dont_care_id, cfg.class_balance) * valid_g
             loss_g = self.real_loss(self.D_frozen(judged), labels_g, weights_g)
+            loss = loss_g if loss_div is None else loss_g + cfg.lambda_diversity * loss_div
         self.opt_G.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_g).backward()
+        self.scaler.scale(loss).backward()
         self.scaler.step(self.opt_G)
         self.scaler.update()
         self.D.requires_grad_(True)
@@ -308,6 +322,7 @@ class Trainer:
             "D/fake": loss_fake.item(),
             "D/real": loss_real.item(),
             "D/labelmix": loss_lm.item(),
+            **stats,
         }
 
     # ---- loop --------------------------------------------------------------------------------------
