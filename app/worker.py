@@ -183,7 +183,6 @@ class InferenceWorker(QObject):
                 continue
             with self._lock:
                 cancelled = self._cancelled == req.seq
-                self._building = None  # past this point the model is taken: a cancel comes too late
                 if not cancelled and req.model is not None:
                     self._held = True
             if cancelled:

@@ -57,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     inputs = {p.resolve() for p in args.labels}
-    if overwritten := [p for p in _outputs(args) if p.resolve() in inputs]:
+    planned = _outputs(args)
+    if overwritten := [p for p in planned if p.resolve() in inputs]:
         print(
             f"oasis-generate: {overwritten[0]} would be written over its own label map; choose another --out",
             file=sys.stderr,
         )
         return 2
-    if not args.force and (existing := [p for p in _outputs(args) if p.exists()]):
+    if not args.force and (existing := [p for p in planned if p.exists()]):
         more = f" and {len(existing) - 1} more exist" if len(existing) > 1 else " exists"
         print(
             f"oasis-generate: {existing[0]}{more}; choose another --out or --seed, or pass --force to write over them",

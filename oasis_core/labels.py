@@ -160,20 +160,20 @@ def read_label_png(
         pixels = np.asarray(im.convert("RGB"))
     else:
         raise LabelError(f"{path}: image mode {im.mode!r} is neither an index PNG nor an RGB colour PNG")
-    # Ids are checked on every pixel, also those the resize below drops: a bad id is damage wherever it sits.
-    if pixels.ndim == 2 and pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) >= config.label_nc):
-        try:
-            validate_labels(pixels, config.label_nc)
-        except LabelError as e:
-            raise LabelError(f"{path}: {e}") from e
     warnings = []
-    if size is not None and pixels.shape[:2] != tuple(size):
-        pixels = resize_layout(pixels, size)
-        warnings.append(f"the layout was {im.width}x{im.height} and was resized to the model's {size[1]}x{size[0]}")
-    if pixels.ndim == 3:
-        loaded = colors_to_labels(pixels, config)
-        return LoadedLabels(loaded.labels, warnings + loaded.warnings)
-    return LoadedLabels(validate_labels(pixels.astype(np.int64), config.label_nc), warnings)
+    try:
+        # Ids are checked on every pixel, also those the resize below drops: a bad id is damage wherever it sits.
+        if pixels.ndim == 2 and pixels.size and (int(pixels.min()) < 0 or int(pixels.max()) >= config.label_nc):
+            validate_labels(pixels, config.label_nc)  # raises, naming the ids
+        if size is not None and pixels.shape[:2] != tuple(size):
+            pixels = resize_layout(pixels, size)
+            warnings.append(f"the layout was {im.width}x{im.height} and was resized to the model's {size[1]}x{size[0]}")
+        if pixels.ndim == 3:
+            loaded = colors_to_labels(pixels, config)
+            return LoadedLabels(loaded.labels, warnings + loaded.warnings)
+        return LoadedLabels(validate_labels(pixels.astype(np.int64), config.label_nc), warnings)
+    except LabelError as e:
+        raise LabelError(f"{path}: {e}") from e
 
 
 def resize_layout(layout: np.ndarray, size: tuple[int, int]) -> np.ndarray:
