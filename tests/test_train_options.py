@@ -297,6 +297,10 @@ def test_every_unworkable_value_is_listed_in_one_message_even_in_a_dry_run(tmp_p
         Trainer(tiny(tmp_path, lambda_diversity=1.0, noise_3d=False, z_dim=0), CPU)
     with pytest.raises(TrainingError, match=r"--lambda-diversity -1.0: must be a number >= 0"):
         Trainer(tiny(tmp_path, lambda_diversity=-1.0), CPU)
+    with pytest.raises(TrainingError, match=r"--diversity-target 0.3: needs --lambda-diversity above 0"):
+        Trainer(tiny(tmp_path, diversity_target=0.3), CPU)
+    with pytest.raises(TrainingError, match=r"--diversity-target -0.3: must be a number >= 0"):
+        Trainer(tiny(tmp_path, lambda_diversity=1.0, diversity_target=-0.3), CPU)
 
 
 def test_a_saved_max_iters_of_0_means_no_limit() -> None:

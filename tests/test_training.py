@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from oasis_core import Synthesizer, load_model
+from training import losses
 from training.checkpoints import load_checkpoint
 from training.cli import main as train_main
 from training.distributed import DistInfo
@@ -39,13 +40,17 @@ def test_one_step_changes_weights_and_losses_are_finite(tmp_path: Path) -> None:
 def test_diversity_term_gives_the_g_step_a_second_variation_of_half_the_layouts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    t = Trainer(tiny(tmp_path, lambda_diversity=1.0, batch_size=4), CPU)
+    t = Trainer(tiny(tmp_path, lambda_diversity=1.0, diversity_target=0.5, batch_size=4), CPU)
     seen: list[tuple[int, ...]] = []
     forward = type(t.G).forward
     monkeypatch.setattr(type(t.G), "forward", lambda g, x, z=None: seen.append(tuple(x.shape)) or forward(g, x, z))
+    targets: list[float] = []
+    term = losses.mode_seeking_loss
+    monkeypatch.setattr(losses, "mode_seeking_loss", lambda *a: targets.append(a[4]) or term(*a))
     batch = next(iter(t._loader()))
     stats = t.step(batch["image"].contiguous(memory_format=torch.channels_last), batch["labels"])
     assert seen[0][0] == 6  # 4 layouts + the first 2 again with other noise, in one call (shared batch norm)
+    assert targets == [0.5]
     assert set(stats) == {"G/adv", "G/diversity", "D/fake", "D/real", "D/labelmix"} and stats["G/diversity"] > 0
 
 

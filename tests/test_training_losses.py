@@ -136,3 +136,25 @@ def test_mode_seeking_loss_falls_as_variations_differ_and_pushes_them_apart() ->
     with torch.no_grad():  # a small step down the gradient moves the second variation away from the first
         stepped = near - 1e-4 * near.grad / near.grad.abs().max()
     assert (stepped - a).abs().mean() > (near - a).abs().mean()
+
+
+def test_bounded_mode_seeking_pushes_only_pairs_below_the_target() -> None:
+    torch.manual_seed(0)
+    za, zb = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
+    a = torch.rand(2, 3, 8, 8) * 2 - 1
+    # Pair 0 nearly collapsed, pair 1 far apart: only pair 0 is below the target.
+    b = torch.stack([a[0] + 0.01 * torch.randn_like(a[0]), -a[1]]).requires_grad_(True)
+    ratio = (a - b).detach().abs().flatten(1).mean(1) / (za - zb).abs().flatten(1).mean(1)
+    target = float(ratio.mean())
+    assert ratio[0] < target < ratio[1]
+    loss, mean_ratio = losses.mode_seeking_loss(a, b, za, zb, target=target)
+    assert torch.allclose(mean_ratio, ratio.mean())
+    assert torch.allclose(loss, (target - ratio[0]) / 2)  # pair 1 adds nothing
+    loss.backward()
+    assert b.grad is not None
+    assert b.grad[1].abs().max() == 0 and b.grad[0].abs().max() > 0
+    with torch.no_grad():
+        stepped = b[0] - 1e-3 * b.grad[0] / b.grad[0].abs().max()
+    assert (stepped - a[0]).abs().mean() > (b[0] - a[0]).abs().mean()
+    # Beyond the target for every pair: no loss, no push (MSGAN's 1 / ratio would still push).
+    assert losses.mode_seeking_loss(a, b, za, zb, target=float(ratio.min()) / 2)[0] == 0

@@ -41,16 +41,27 @@ def fake_loss(logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.
 
 
 def mode_seeking_loss(
-    fake_a: torch.Tensor, fake_b: torch.Tensor, noise_a: torch.Tensor, noise_b: torch.Tensor, eps: float = 1e-5
+    fake_a: torch.Tensor,
+    fake_b: torch.Tensor,
+    noise_a: torch.Tensor,
+    noise_b: torch.Tensor,
+    target: float = 0.0,
+    eps: float = 1e-5,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mode seeking (MSGAN, Mao et al., CVPR 2019): images of one layout from two noises should differ as much as
-    the noises do. Returns the loss, the mean over pairs of 1 / (ratio + eps), and the mean ratio itself
-    (mean |image difference| / mean |noise difference| per pair). Its gradient fades as the ratio grows, so it
-    only pushes apart variations that have collapsed towards each other. Images (B, 3, H, W), noise (B, z, H, W)."""
+    """Mode seeking: images of one layout from two noises should differ as their noises do. Per pair, ratio =
+    mean |image difference| / mean |noise difference|. Returns the loss and the mean ratio (detached).
+
+    target 0: MSGAN (Mao et al., CVPR 2019), the mean of 1 / (ratio + eps); its gradient grows without bound as
+    a pair collapses and never stops pushing. target > 0: the bounded form (as DSGAN's min(ratio, tau)), the mean
+    of max(0, target - ratio): a constant push on pairs more alike than the target, none beyond it, so variety
+    can be held at a level (e.g. the warm-start model's) without overshooting. Images (B, 3, H, W), noise
+    (B, z, H, W).
+    """
     d_img = (fake_a.float() - fake_b.float()).abs().flatten(1).mean(1)
     d_z = (noise_a.float() - noise_b.float()).abs().flatten(1).mean(1)
     ratio = d_img / d_z.clamp_min(eps)
-    return (1 / (ratio + eps)).mean(), ratio.detach().mean()
+    loss = (target - ratio).clamp_min(0) if target > 0 else 1 / (ratio + eps)
+    return loss.mean(), ratio.detach().mean()
 
 
 def labelmix_mask(labels: torch.Tensor, label_nc: int, generator: torch.Generator) -> torch.Tensor:

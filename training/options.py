@@ -82,6 +82,7 @@ class TrainConfig:
     lambda_labelmix: float = 10.0
     # Mode-seeking term (MSGAN) on two noises for half the batch's layouts; 0: off (paper: off)
     lambda_diversity: float = 0.0
+    diversity_target: float = 0.0  # > 0: the bounded mode-seeking term max(0, target - ratio); 0: MSGAN's 1 / ratio
     labelmix: bool = True
     cutmix: bool = False  # CutMix rectangles instead of LabelMix's class masks (ablation)
     class_balance: bool = True
@@ -327,6 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
         "is pushed to make the two images differ as their noises do (more varied variations; costs a larger G "
         "batch; paper: 0, off)",
     )
+    o.add_argument(
+        "--diversity-target",
+        type=float,
+        help="with --lambda-diversity: push only pairs whose image/noise difference ratio is below this, by "
+        "max(0, target - ratio) (bounded; holds variety at a level, e.g. a warm-start model's) instead of MSGAN's "
+        "unbounded 1 / ratio (0, the default)",
+    )
     _bool_flag(o, "labelmix", "LabelMix consistency regularisation (paper: on)")
     _bool_flag(o, "cutmix", "CutMix rectangles instead of LabelMix class masks")
     _bool_flag(o, "class-balance", "class-balanced cross-entropy weights (paper: on)")
@@ -473,6 +481,8 @@ def option_problems(cfg: TrainConfig, world_size: int, device_type: str) -> list
         need(0 <= getattr(cfg, beta) < 1, beta, "must be in [0, 1)")
     need(0 <= cfg.lambda_labelmix < math.inf, "lambda_labelmix", "must be a number >= 0")
     need(0 <= cfg.lambda_diversity < math.inf, "lambda_diversity", "must be a number >= 0")
+    need(0 <= cfg.diversity_target < math.inf, "diversity_target", "must be a number >= 0")
+    need(not cfg.diversity_target or cfg.lambda_diversity > 0, "diversity_target", "needs --lambda-diversity above 0")
     need(
         not cfg.lambda_diversity or cfg.model["noise_3d"],
         "lambda_diversity",

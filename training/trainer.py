@@ -264,7 +264,7 @@ class Trainer:
                 assert noise_b is not None
                 both = self.G_train(torch.cat([onehot, onehot[:k]]), torch.cat([noise, noise_b]))
                 fake, fake_b = both[: len(labels)], both[len(labels) :]
-                loss_div, ratio = losses.mode_seeking_loss(fake[:k], fake_b, noise[:k], noise_b)
+                loss_div, ratio = losses.mode_seeking_loss(fake[:k], fake_b, noise[:k], noise_b, cfg.diversity_target)
                 stats["G/diversity"] = ratio.item()
             else:
                 fake, loss_div = self.G_train(onehot, noise), None
