@@ -1,4 +1,5 @@
-"""`oasis-train`: train (optionally on many GPUs through torchrun) and `oasis-train export RUN --out DIR`."""
+"""`oasis-train`: train (optionally on many GPUs through torchrun), `oasis-train export RUN --out DIR` and
+`oasis-train blend A B --alpha T --out DIR`."""
 
 from __future__ import annotations
 
@@ -62,6 +63,35 @@ def _export_main(argv: list[str]) -> int:
     return 0
 
 
+def _blend_main(argv: list[str]) -> int:
+    from oasis_core import ModelFileError
+
+    from .errors import TrainingError
+    from .export import blend
+
+    p = argparse.ArgumentParser(
+        prog="oasis-train blend",
+        description="Write a model folder whose generator interpolates two models' generators weight by weight "
+        "(network interpolation): (1 - alpha) A + alpha B, with B's discriminator and config. A and B must share "
+        "the generator's architecture and classes, e.g. two fine-tunings of one model.",
+    )
+    p.add_argument("a", help="model folder (or Hub id) A: alpha 0")
+    p.add_argument("b", help="model folder (or Hub id) B: alpha 1; its discriminator and config are kept")
+    p.add_argument("--alpha", required=True, type=float, help="B's share, 0..1")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write (new or empty)")
+    p.add_argument("--force", action="store_true", help="replace --out when it holds files (the whole folder)")
+    p.add_argument("--half", action="store_true", help="store fp16 weights (half the size)")
+    p.add_argument("--name", help="the model's name in the app and its card (default: B's)")
+    args = p.parse_args(argv)
+    try:
+        model = blend(args.a, args.b, args.alpha, args.out, half=args.half, name=args.name, force=args.force)
+    except (TrainingError, ModelFileError) as e:
+        print(f"oasis-train blend: {e}", file=sys.stderr)
+        return 2
+    print(f"blended {args.a} and {args.b} at alpha {args.alpha:g} into {args.out} ({model.config.name or 'unnamed'})")
+    return 0
+
+
 def _launch_torchrun(gpus: int, argv: list[str]) -> int:
     """`--gpus N`: hand over to torchrun (PyTorch's elastic launcher), which starts N ranks of this module."""
     from torch.distributed.run import main as torchrun
@@ -112,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"]:
         return _export_main(argv[1:])
+    if argv[:1] == ["blend"]:
+        return _blend_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.resume and (args.dataset is None or args.dataroot is None):

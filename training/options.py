@@ -275,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="oasis-train",
         description="Train an OASIS model. Presets follow the paper per --dataset; every value can be overridden. "
-        "Subcommand: `oasis-train export RUN --out DIR` writes a model folder.",
+        "Subcommands: `oasis-train export RUN --out DIR` writes a model folder; `oasis-train blend A B --alpha T "
+        "--out DIR` interpolates two model folders' generators.",
     )
     p.add_argument("--dataset", choices=DATASETS, help="the dataset's kind (with --resume: the run's)")
     p.add_argument(
