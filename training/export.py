@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -16,7 +15,7 @@ from torch.nn.utils import parametrize
 
 from oasis_core import ModelConfig, OasisModel, load_model
 
-from .checkpoints import load_checkpoint
+from .checkpoints import D_ONLY_FIELDS, load_checkpoint
 from .errors import TrainingError
 
 
@@ -65,7 +64,7 @@ def blend(
     if not 0.0 <= alpha <= 1.0:
         raise TrainingError(f"--alpha must be in 0..1 (0: A's generator, 1: B's), got {alpha}")
     _check_out(out, force)
-    ma, mb = load_model(a), load_model(b)
+    ma, mb = load_model(a, with_discriminator=False), load_model(b)  # A's discriminator is not used
     if differ := _generator_differences(ma.config, mb.config):
         raise TrainingError(f"{a} and {b} hold different generators ({', '.join(differ)} differ): cannot blend them")
     ga, gb = ma.generator.eval(), mb.generator.eval()
@@ -87,12 +86,9 @@ def blend(
 
 def _generator_differences(a: ModelConfig, b: ModelConfig) -> list[str]:
     """Config fields that shape or drive the generator and differ between `a` and `b`."""
-    skip = {"name", "format_version"}
-    return [
-        f.name
-        for f in dataclasses.fields(a)
-        if not f.name.startswith("d_") and f.name not in skip and getattr(a, f.name) != getattr(b, f.name)
-    ]
+    skip = D_ONLY_FIELDS | {"name", "format_version"}
+    ours, theirs = a.to_dict(), b.to_dict()
+    return [k for k, v in ours.items() if k not in skip and theirs[k] != v]
 
 
 def _set_effective_weight(module: nn.Module, weight: torch.Tensor) -> None:
